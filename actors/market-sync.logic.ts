@@ -1,0 +1,121 @@
+import { AckPolicy, DeliverPolicy, jetstream, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { fromCallback, fromPromise } from 'xstate';
+import type { Logger, Settings } from '../config/index.ts';
+import type { Db } from '../sql/index.ts';
+import { ensureDurable, ensureTopology } from '../streams/index.ts';
+import { IngestPipeline, type BatchOutcome } from './ingest-pipeline.ts';
+import { startTickLoop } from './tick-consume-loop.ts';
+
+export type SyncDeps = {
+  nc: NatsConnection;
+  db: Db;
+  settings: Settings;
+  log: Logger;
+  now?: () => number;
+};
+
+/**
+ * After a crash the consumer still holds the dead process's unacked messages; they
+ * would be redelivered only after the ack wait, AFTER newer ticks, and bars would
+ * close on partial data and be corrected later. To keep event time in order, a
+ * durable with unacked messages is re-created to start right after its ack floor:
+ * everything from there is delivered again in stream order (idempotently stored).
+ * Assumes one ingest process per durable (scale-out partitions use one durable each).
+ */
+async function resumeFromAckFloor(jsm: JetStreamManager, durable: string, log: Logger): Promise<void> {
+  const info = await jsm.consumers.info('MD_TICKS', durable);
+  if (info.num_ack_pending === 0) return;
+  const startSeq = info.ack_floor.stream_seq + 1;
+  const { name: _name, ...config } = info.config;
+  await jsm.consumers.delete('MD_TICKS', durable);
+  await jsm.consumers.add('MD_TICKS', {
+    ...config,
+    durable_name: durable,
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: startSeq,
+  });
+  log.warn({ durable, startSeq, unacked: info.num_ack_pending }, 'resuming ingest from the ack floor after an unclean stop');
+}
+
+/** What `connect` found: series restored from `ingest_state`, bars republished from the outbox. */
+export type ConnectOutput = { series: number; republished: number };
+
+/** Events the consume loop sends to the marketSync machine. */
+export type SyncLoopEvent =
+  | { type: 'sync.batch'; outcome: BatchOutcome }
+  | { type: 'sync.degraded'; reason: string }
+  | { type: 'sync.recovered' }
+  | { type: 'sync.stopped' };
+
+/**
+ * Effects of the marketSync machine: `connect` (topology, durable consumer,
+ * restored aggregation state, leftover outbox) and `consume` (the batched hot
+ * loop, in a callback actor that sends one event per batch).
+ */
+export function createSyncActors(deps: SyncDeps) {
+  const { settings } = deps;
+  const log = deps.log.child({ actor: 'marketSync' });
+  const js = jetstream(deps.nc);
+  const pipeline = new IngestPipeline({
+    js,
+    db: deps.db,
+    log,
+    validation: {
+      maxPayloadBytes: settings.MAX_PAYLOAD_BYTES,
+      maxSkewMs: settings.TICK_MAX_SKEW_MS,
+      acceptPast: settings.ACCEPT_PAST_TICKS,
+    },
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+
+  const connect = fromPromise<ConnectOutput>(async () => {
+    const jsm = await ensureTopology(deps.nc, {
+      maxAgeDays: settings.STREAM_MAX_AGE_DAYS,
+      maxBytesMb: settings.STREAM_MAX_BYTES_MB,
+      duplicateWindowS: settings.DUPLICATE_WINDOW_S,
+    });
+    await ensureDurable(jsm, {
+      stream: 'MD_TICKS',
+      durable: settings.INGEST_DURABLE,
+      // No filter: MD_TICKS holds only md.tick.> (see ensureDurable on why this matters).
+      ackWaitMs: settings.INGEST_ACK_WAIT_MS,
+      // Generous on purpose: with nats-server 2.9 a pull consumer held at its
+      // max_ack_pending slows to a trickle (measured: ~1k msgs/s instead of ~50k).
+      // The buffer this allows is bounded and its messages are kept alive while degraded.
+      maxAckPending: settings.INGEST_BATCH_SIZE * 25,
+      // Batches are stored strictly in stream order, so one ack per batch (its last message) is enough.
+      ackPolicy: AckPolicy.All,
+    });
+    await resumeFromAckFloor(jsm, settings.INGEST_DURABLE, log);
+    await pipeline.restore();
+    const republished = await pipeline.drainOutbox();
+    log.info({ series: pipeline.tracker.size, republished }, 'marketSync connected');
+    return { series: pipeline.tracker.size, republished };
+  });
+
+  const consume = fromCallback<{ type: 'sync.stop' }>(({ sendBack, receive }) => {
+    const loop = startTickLoop(deps.nc, pipeline, settings, log, {
+      onBatch: (outcome) => sendBack({ type: 'sync.batch', outcome }),
+      onDegraded: (reason) => sendBack({ type: 'sync.degraded', reason }),
+      onRecovered: () => sendBack({ type: 'sync.recovered' }),
+    }, deps.now);
+    receive(() => loop.stop());
+    let aborted = false;
+    loop.done.then(
+      () => sendBack({ type: 'sync.stopped' }),
+      (err: unknown) => {
+        if (aborted) return;
+        log.error({ err }, 'consume loop failed');
+        sendBack({ type: 'sync.degraded', reason: err instanceof Error ? err.message : String(err) });
+        sendBack({ type: 'sync.stopped' });
+      },
+    );
+    return () => {
+      aborted = true;
+      loop.abort();
+    };
+  });
+
+  return { connect, consume, pipeline };
+}

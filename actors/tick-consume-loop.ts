@@ -1,0 +1,167 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger, Settings } from '../config/index.ts';
+import { retryForever, type RetryOptions } from './backoff.ts';
+import type { BatchOutcome, IngestPipeline } from './ingest-pipeline.ts';
+import type { BatchPlan } from './minute-tracker.ts';
+import { PullPump, type PulledMsg, type Tick } from '../streams/index.ts';
+
+export type TickLoopCallbacks = {
+  onBatch(outcome: BatchOutcome): void;
+  onDegraded(reason: string): void;
+  onRecovered(): void;
+};
+
+export type TickLoop = { done: Promise<void>; stop(): void; abort(): void };
+
+/**
+ * The batched hot loop of marketSync. Messages are buffered as the consumer
+ * delivers them and taken in natural batches (whatever arrived meanwhile, up to
+ * INGEST_BATCH_SIZE). Stages overlap: batch N+1 is validated here and its ticks
+ * inserted while batch N finishes in PostgreSQL; bars, state, commit, publish and
+ * acks still happen strictly in batch order (see IngestPipeline.store). A plan is applied to the minute
+ * tracker when made: its store is retried until it commits, and a process that
+ * stops instead reloads the committed state from the database when it restarts.
+ */
+export function startTickLoop(
+  nc: NatsConnection,
+  pipeline: IngestPipeline,
+  settings: Settings,
+  log: Logger,
+  callbacks: TickLoopCallbacks,
+  now: () => number = Date.now,
+): TickLoop {
+  const abort = new AbortController();
+  const buffer: PulledMsg[] = [];
+  let stopping = false;
+  let wake: (() => void) | undefined;
+  let idleTimer: NodeJS.Timeout | undefined;
+  const wakeUp = () => {
+    clearTimeout(idleTimer);
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const waitForWork = (ms: number) =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
+      idleTimer = setTimeout(wakeUp, ms);
+    });
+
+  let degraded = false;
+  const retry: RetryOptions = {
+    minMs: settings.RETRY_MIN_MS,
+    maxMs: settings.RETRY_MAX_MS,
+    signal: abort.signal,
+    onRetry: (err, attempt, delayMs) => {
+      // Keep the buffered (not yet handled) messages too: an outage must not cause a redelivery storm.
+      for (const m of buffer) m.working();
+      log.warn({ err, attempt, delayMs }, 'store/publish failed; retrying (messages stay unacked)');
+      if (!degraded) {
+        degraded = true;
+        callbacks.onDegraded(err instanceof Error ? err.message : String(err));
+      }
+    },
+    onRecovered: () => {
+      degraded = false;
+      callbacks.onRecovered();
+    },
+  };
+  // While a batch waits for its store, tell the server we are still working on it.
+  const keepAlive = (msgs: readonly PulledMsg[]) =>
+    setInterval(() => msgs.forEach((m) => m.working()), Math.max(1_000, Math.floor(settings.INGEST_ACK_WAIT_MS / 3)));
+
+  const commit = async (
+    batch: PulledMsg[],
+    screened: { ticks: Tick[]; valid: PulledMsg[]; invalid: number },
+    plan: BatchPlan,
+    started: number,
+    after: Promise<void>,
+  ) => {
+    const timer = keepAlive(batch);
+    try {
+      const { stored, bars } = await retryForever(() => pipeline.store(screened.ticks, plan, after), retry);
+      const barsPublished = await retryForever(() => pipeline.publishBars(bars), retry);
+      // AckAll consumer: acking the batch's last valid message acks it all (invalid ones were terminated).
+      screened.valid.at(-1)?.ack();
+      const last = batch[batch.length - 1];
+      callbacks.onBatch({
+        received: batch.length,
+        stored,
+        duplicates: screened.ticks.length - stored,
+        invalid: screened.invalid,
+        barsPublished,
+        lateBars: plan.late.length,
+        pending: last?.info.pending ?? 0,
+        lastStreamSeq: last?.info.streamSequence ?? 0,
+        durationMs: performance.now() - started,
+      });
+    } finally {
+      clearInterval(timer);
+    }
+  };
+
+  const run = async () => {
+    const pump = new PullPump(nc, {
+      stream: 'MD_TICKS',
+      durable: settings.INGEST_DURABLE,
+      batch: settings.INGEST_BATCH_SIZE,
+      wantsMore: () => !stopping && buffer.length < settings.INGEST_BATCH_SIZE * 2,
+      onMessage: (m) => {
+        buffer.push(m);
+        if (buffer.length === 1 || buffer.length >= settings.INGEST_BATCH_SIZE) wakeUp();
+      },
+    });
+    pump.start();
+    let previous: Promise<void> = Promise.resolve();
+    try {
+      while (!stopping) {
+        if (buffer.length === 0) {
+          const deadline = pipeline.tracker.nextDeadline(settings.BAR_GRACE_MS);
+          await waitForWork(deadline === undefined ? 1_000 : Math.max(0, deadline - now()));
+        } else if (settings.INGEST_BATCH_WAIT_MS > 0 && buffer.length < settings.INGEST_BATCH_SIZE) {
+          await waitForWork(settings.INGEST_BATCH_WAIT_MS); // optional linger for fuller batches
+        }
+        if (stopping) break;
+        if (buffer.length > 0) {
+          const started = performance.now();
+          const batch = buffer.splice(0, settings.INGEST_BATCH_SIZE);
+          pump.poke();
+          const screened = await retryForever(() => pipeline.screen(batch), retry);
+          const plan = pipeline.tracker.plan(screened.ticks, now());
+          pipeline.tracker.apply(plan);
+          const before = previous;
+          previous = commit(batch, screened, plan, started, before);
+          await before; // at most two batches in PostgreSQL while the next one is validated
+        } else {
+          const deadline = pipeline.tracker.nextDeadline(settings.BAR_GRACE_MS);
+          if (deadline !== undefined && deadline <= now()) {
+            const plan = pipeline.planExpired(settings.BAR_GRACE_MS);
+            const before = previous;
+            previous = before.then(async () => {
+              const { bars } = await retryForever(() => pipeline.store([], plan, before), retry);
+              await retryForever(() => pipeline.publishBars(bars), retry);
+            });
+            await before;
+          }
+        }
+      }
+      await previous;
+    } finally {
+      // Whatever is still buffered was never acked: the server delivers it again.
+      await pump.close();
+    }
+  };
+
+  return {
+    done: run(),
+    stop() {
+      stopping = true;
+      wakeUp();
+    },
+    abort() {
+      stopping = true;
+      abort.abort();
+      wakeUp();
+    },
+  };
+}

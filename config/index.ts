@@ -1,0 +1,3 @@
+export { settingsSchema, type Settings } from './schema.ts';
+export { loadSettings, ConfigError } from './load.ts';
+export { createRootLogger, redactUrl, type Logger } from './logger.ts';

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/**
+ * Every setting of the system, keyed by its environment variable name.
+ * Defaults are the documented ones (README "Configuration").
+ */
+export const settingsSchema = z.object({
+  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  NATS_USER: z.string().optional(),
+  NATS_PASS: z.string().optional(),
+  NATS_TOKEN: z.string().optional(),
+  NATS_CREDS_FILE: z.string().optional(),
+  NATS_TLS_CA_FILE: z.string().optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .default('postgresql://postgres@127.0.0.1:5432/signals'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Ticks pulled and stored per database transaction. */
+  INGEST_BATCH_SIZE: int(1, 100_000).default(5_000),
+  /** Optional linger (ms) for a batch to fill; 0 = natural batching (whatever arrived while the last batch was stored). */
+  INGEST_BATCH_WAIT_MS: int(0, 1_000).default(0),
+  /** JetStream ack wait for the tick consumer; a batch not acked by then is redelivered. */
+  INGEST_ACK_WAIT_MS: int(1_000, 600_000).default(30_000),
+  /** Maximum tick payload in bytes; larger ones are dead-lettered. */
+  MAX_PAYLOAD_BYTES: int(64, 1_048_576).default(4_096),
+  /** A live tick whose ts is further than this from now is rejected (replay mode accepts any past ts). */
+  TICK_MAX_SKEW_MS: int(0, 365 * 86_400_000).default(300_000),
+  /** Accept ticks of any past time (replays, backfills). */
+  ACCEPT_PAST_TICKS: bool.default(true),
+  /** A bar closes when a tick of a later minute arrives, or after this long with no tick. */
+  BAR_GRACE_MS: int(0, 3_600_000).default(5_000),
+  /** Backoff bounds while the database or NATS is unavailable. */
+  RETRY_MIN_MS: int(10, 60_000).default(200),
+  RETRY_MAX_MS: int(100, 600_000).default(10_000),
+  /** Durable consumer name of the ingest path. */
+  INGEST_DURABLE: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('market_sync'),
+  STREAM_MAX_AGE_DAYS: int(1, 3650).default(7),
+  STREAM_MAX_BYTES_MB: int(16, 1_048_576).default(4_096),
+  DUPLICATE_WINDOW_S: int(1, 86_400).default(600),
+  TFJS_BACKEND: z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).optional(),
+  ARTIFACTS_DIR: z.string().min(1).default('artifacts'),
+  METRICS_PORT: int(0, 65_535).default(9464),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;

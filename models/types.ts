@@ -1,0 +1,53 @@
+/**
+ * Contracts of the model layer: the bar input every model reads, the feature
+ * window every predictor consumes, and the one `Predictor` interface that the
+ * neural models and the naive baselines all implement.
+ */
+
+/**
+ * One OHLCV bar, `ts` = the bar's open time in epoch milliseconds. Structural, so
+ * `BarRow` from market/bars-csv.ts and stored bars from sql/ both fit.
+ */
+export type OhlcvBar = {
+  readonly ts: number;
+  readonly open: number;
+  readonly high: number;
+  readonly low: number;
+  readonly close: number;
+  readonly volume: number;
+};
+
+/**
+ * The raw (not normalised) feature rows of `lookback` consecutive bars, oldest
+ * first; each row has one value per name in the feature spec's `featureNames`.
+ * `ts` is the open time of the last bar: the prediction is made after that bar.
+ */
+export type FeatureWindow = {
+  readonly ts: number;
+  readonly rows: readonly Float32Array[];
+};
+
+/** One forecast: `value` = predicted log return over the horizon, `pUp` = P(value > 0). */
+export type Forecast = { readonly value: number; readonly pUp: number };
+
+export type ModelKind = 'lstm' | 'mlp';
+export type BaselineKind = 'naive-zero' | 'naive-last' | 'naive-ewma';
+export type PredictorKind = ModelKind | BaselineKind;
+
+/**
+ * Anything that turns feature windows into forecasts. "Not ready" is a value:
+ * `predict` returns `undefined` for a window shorter than `lookback` (warm-up).
+ * A window longer than `lookback` is read from its last `lookback` rows.
+ * Implementations are deterministic and `predictBatch(ws)[i]` equals `predict(ws[i])`.
+ */
+export interface Predictor {
+  readonly kind: PredictorKind;
+  readonly lookback: number;
+  /** Registry version or run id of a trained model; absent for baselines. */
+  readonly version?: string;
+  predict(window: FeatureWindow): Forecast | undefined;
+  /** Many windows (e.g. one per symbol) in one call; one tensor call for neural models. */
+  predictBatch(windows: readonly FeatureWindow[]): (Forecast | undefined)[];
+  /** Frees tensors held by the predictor (no-op for baselines). */
+  dispose(): void;
+}

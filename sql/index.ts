@@ -1,0 +1,8 @@
+/** Public door of sql/: pool, migrations, TimescaleDB detection, typed repositories. */
+export * from './pool.ts';
+export * from './migrate.ts';
+export * from './timescale.ts';
+export * from './ticks.repo.ts';
+export * from './bars.repo.ts';
+export * from './ingest-state.repo.ts';
+export * from './predictions.repo.ts';

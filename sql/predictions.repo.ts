@@ -1,0 +1,48 @@
+import type pg from 'pg';
+import type { Prediction } from '../streams/index.ts';
+import { MS_TO_TS, TS_TO_MS } from './ticks.repo.ts';
+
+/**
+ * Stores predictions; idempotent on (venue, symbol, ts, horizon): the first one
+ * stored for a bar wins, a redelivered one is ignored. Returns rows inserted.
+ */
+export async function insertPredictions(db: pg.Pool | pg.ClientBase, preds: readonly Prediction[]): Promise<number> {
+  if (preds.length === 0) return 0;
+  const r = await db.query(
+    `INSERT INTO predictions (venue, symbol, ts, horizon, created_at, value, p_up, confidence, regime, components, quality)
+     SELECT v, s, ${MS_TO_TS('t')}, h, ${MS_TO_TS('c')}, val, p, conf, reg, comp, q
+     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::float8[], $7::float8[], $8::float8[],
+                 $9::text[], $10::jsonb[], $11::text[]) AS u(v, s, t, h, c, val, p, conf, reg, comp, q)
+     ON CONFLICT DO NOTHING`,
+    [
+      preds.map((p) => p.venue),
+      preds.map((p) => p.symbol),
+      preds.map((p) => p.ts),
+      preds.map((p) => p.horizon),
+      preds.map((p) => p.createdAt),
+      preds.map((p) => p.value),
+      preds.map((p) => p.pUp),
+      preds.map((p) => p.confidence),
+      preds.map((p) => p.regime),
+      preds.map((p) => JSON.stringify(p.components)),
+      preds.map((p) => p.quality),
+    ],
+  );
+  return r.rowCount ?? 0;
+}
+
+export async function readPredictions(db: pg.Pool | pg.ClientBase, venue: string, symbol: string): Promise<Prediction[]> {
+  const r = await db.query<{
+    venue: string; symbol: string; ts_ms: number; horizon: '1m'; created_ms: number; value: number; p_up: number;
+    confidence: number; regime: string; components: Prediction['components']; quality: Prediction['quality'];
+  }>(
+    `SELECT venue, symbol, ${TS_TO_MS('ts')} AS ts_ms, horizon, ${TS_TO_MS('created_at')} AS created_ms, value, p_up,
+            confidence, regime, components, quality
+     FROM predictions WHERE venue = $1 AND symbol = $2 ORDER BY ts`,
+    [venue, symbol],
+  );
+  return r.rows.map((x) => ({
+    venue: x.venue, symbol: x.symbol, ts: Number(x.ts_ms), horizon: x.horizon, createdAt: Number(x.created_ms),
+    value: x.value, pUp: x.p_up, confidence: x.confidence, regime: x.regime, components: x.components, quality: x.quality,
+  }));
+}

@@ -1,0 +1,8 @@
+/** Public door of streams/: NATS connection, topology, subjects, schemas, codecs, publishing. */
+export * from './subjects.ts';
+export * from './messages.schema.ts';
+export * from './codec.ts';
+export * from './connection.ts';
+export * from './topology.ts';
+export * from './publish.ts';
+export * from './pull-pump.ts';
