@@ -137,9 +137,14 @@ export function startTickLoop(
           if (deadline !== undefined && deadline <= now()) {
             const plan = pipeline.planExpired(settings.BAR_GRACE_MS);
             const before = previous;
+            const started = performance.now();
             previous = before.then(async () => {
               const { bars } = await retryForever(() => pipeline.store([], plan, before), retry);
-              await retryForever(() => pipeline.publishBars(bars), retry);
+              const barsPublished = await retryForever(() => pipeline.publishBars(bars), retry);
+              callbacks.onBatch({
+                received: 0, stored: 0, duplicates: 0, invalid: 0, barsPublished, lateBars: 0,
+                pending: 0, lastStreamSeq: 0, durationMs: performance.now() - started,
+              });
             });
             await before;
           }

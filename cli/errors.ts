@@ -1,21 +1,6 @@
-/**
- * Exit codes of the `signals` CLI (documented in the README). A user error prints
- * one clear line and exits with its code; only an unexpected bug prints a stack.
- */
-export const EXIT = {
-  ok: 0,
-  internal: 1,
-  usage: 2,
-  input: 3,
-  shapeMismatch: 4,
-  runIdMismatch: 5,
-  notEnoughData: 6,
-  nonFinite: 7,
-  unavailable: 8,
-  checksum: 9,
-  notFound: 10,
-} as const;
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+import { EXIT, type ExitCode } from '../config/exit-codes.ts';
+
+export { EXIT, type ExitCode };
 
 /** An error meant for the person at the terminal: message plus exit code, no stack. */
 export class CliError extends Error {

@@ -1,4 +1,4 @@
-import { EXIT } from '../cli/errors.ts';
+import { EXIT } from '../config/exit-codes.ts';
 
 export type BarsFileErrorReason =
   | 'not_found'

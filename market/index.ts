@@ -7,3 +7,4 @@ export * from './write-bars-csv.ts';
 export { mulberry32, mixSeed, type Prng } from './prng.ts';
 export { checkBar, parseDecimal, type FieldProblem } from './bar-checks.ts';
 export { parseTimestamp, checkEpochMs, type TimestampResult } from './timestamp.ts';
+export * from './replay-messages.ts';

@@ -1,4 +1,4 @@
-import { EXIT, type ExitCode } from '../cli/errors.ts';
+import { EXIT, type ExitCode } from '../config/exit-codes.ts';
 
 /**
  * Typed errors of the model layer. Each carries the CLI exit code it maps to

@@ -7,7 +7,7 @@ const iso = (ts: number | null) => (ts === null ? '-' : new Date(ts).toISOString
 function num(v: number | null, digits = 6): string {
   if (v === null || !Number.isFinite(v)) return 'n/a';
   const a = Math.abs(v);
-  return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(3) : v.toFixed(digits);
+  return a !== 0 && (a < 1e-2 || a >= 1e5) ? v.toExponential(4) : v.toFixed(digits);
 }
 
 /** One markdown row per predictor, the same metric columns for the model and every baseline. */

@@ -6,3 +6,4 @@ export * from './connection.ts';
 export * from './topology.ts';
 export * from './publish.ts';
 export * from './pull-pump.ts';
+export * from './paced-publish.ts';

@@ -104,3 +104,17 @@ export const retrainResultSchema = z.strictObject({
   error: z.string().optional(),
 });
 export type RetrainResult = z.output<typeof retrainResultSchema>;
+
+/**
+ * Value of a key in the KV bucket `model_active` (key `<venue>.<symbol>`, or
+ * `default` for every symbol without its own key): the active version of each
+ * role. `pretrained` maps a regime name to a version (`any` for a model that
+ * serves all regimes). Every predictor, in every process, watches these keys.
+ */
+export const modelActiveSchema = z.strictObject({
+  pretrained: z.record(z.string().min(1), z.string().min(1)),
+  online: z.string().min(1).optional(),
+  updatedAt: epochMs,
+  reason: z.string(),
+});
+export type ModelActive = z.output<typeof modelActiveSchema>;

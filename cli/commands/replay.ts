@@ -1,36 +1,29 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { loadSettings } from '../../config/index.ts';
-import { barToTicks, readBars, type BarRow, type RowError } from '../../market/index.ts';
+import { barMessage, readBars, tickMessages, type RowError } from '../../market/index.ts';
 import {
   barSchema,
   connectNats,
   ensureTopology,
   formatIssues,
   isToken,
-  msgIds,
-  publishPipelined,
+  publishPaced,
   subjects,
-  type Bar,
-  type OutboundMessage,
+  type PublishStats,
+  type Speed,
+  type TimedMessage,
 } from '../../streams/index.ts';
 import { parseFlags, requireFlag, type CliCommand } from '../command.ts';
 import { CliError, EXIT, UsageError } from '../errors.ts';
+
+export type PublishMode = 'ticks' | 'bars';
 
 /*
  * `signals replay` and the publishing helpers it shares with `signals synth`
  * (pacing, tick/bar messages, the NATS session and the summary).
  */
 
-/** `--speed`: market time per wall time (60 = one market minute per second), or as fast as possible. */
-export type Speed = number | 'max';
-export type PublishMode = 'ticks' | 'bars';
-/** An outbound message with the market time it is paced by. */
-export type TimedMessage = OutboundMessage & { ts: number };
-export type PublishStats = { published: number; duplicates: number; seconds: number; interrupted: boolean };
-
-const PROGRESS_EVERY_MS = 5_000;
 
 export function parseSpeed(value: string | undefined, fallback: Speed = 'max'): Speed {
   if (value === undefined) return fallback;
@@ -51,103 +44,6 @@ export function tokenFlag(value: string | undefined, flag: string): string {
   const v = requireFlag(value, flag);
   if (!isToken(v)) throw new UsageError(`--${flag} ${JSON.stringify(v)} is invalid: must match [A-Za-z0-9_-]{1,32}`);
   return v;
-}
-
-/** The four ticks of each bar on `md.tick.<venue>.<symbol>`, msg id `<venue>:<symbol>:<tradeId>`. */
-export function tickMessages(venue: string, symbol: string, bar: BarRow, prevClose: number | undefined): TimedMessage[] {
-  const subject = subjects.tick(venue, symbol);
-  const ctx = prevClose === undefined ? { venue, symbol } : { venue, symbol, prevClose };
-  return barToTicks(bar, ctx).map((tick) => ({
-    subject,
-    payload: tick,
-    msgId: msgIds.tick(venue, symbol, tick.tradeId),
-    ts: tick.ts,
-  }));
-}
-
-/** One closed bar on `md.bar.1m.<venue>.<symbol>` with source 'replay', msg id `<venue>:<symbol>:<ts>`. */
-export function barMessage(venue: string, symbol: string, bar: BarRow): TimedMessage {
-  const payload: Bar = {
-    venue,
-    symbol,
-    interval: '1m',
-    ts: bar.ts,
-    open: bar.open,
-    high: bar.high,
-    low: bar.low,
-    close: bar.close,
-    volume: bar.volume,
-    source: 'replay',
-  };
-  if (bar.trades !== undefined) payload.trades = bar.trades;
-  return { subject: subjects.bar1m(venue, symbol), payload, msgId: msgIds.bar(venue, symbol, bar.ts), ts: bar.ts };
-}
-
-function* untilAborted<T>(items: Iterable<T>, signal: AbortSignal, counter: { n: number }): Generator<T> {
-  for (const item of items) {
-    if (signal.aborted) return;
-    counter.n++;
-    yield item;
-  }
-}
-
-/**
- * Publishes messages in order. `max`: pipelined, as fast as the server acks.
- * A number: paced by market time, message `ts` is due at
- * `start + (ts - firstTs) / speed`; every message already due is sent as one
- * pipelined batch, so a slow server delays but never reorders. Stops early (with
- * `interrupted`) when `signal` aborts; every message sent is acked before return.
- */
-export async function publishPaced(
-  js: JetStreamClient,
-  messages: Iterable<TimedMessage>,
-  speed: Speed,
-  signal: AbortSignal,
-  onProgress: (submitted: number) => void = () => undefined,
-): Promise<PublishStats> {
-  const started = performance.now();
-  let lastProgress = started;
-  const counter = { n: 0 };
-  const progress = (): void => {
-    const now = performance.now();
-    if (now - lastProgress >= PROGRESS_EVERY_MS) {
-      lastProgress = now;
-      onProgress(counter.n);
-    }
-  };
-  let published = 0;
-  let duplicates = 0;
-  if (speed === 'max') {
-    const tracked = (function* () {
-      for (const m of untilAborted(messages, signal, counter)) {
-        progress();
-        yield m;
-      }
-    })();
-    ({ published, duplicates } = await publishPipelined(js, tracked));
-  } else {
-    const it = messages[Symbol.iterator]();
-    let next = it.next();
-    const firstTs = next.done ? 0 : next.value.ts;
-    const dueAt = (ts: number): number => started + (ts - firstTs) / speed;
-    while (!next.done && !signal.aborted) {
-      const wait = dueAt(next.value.ts) - performance.now();
-      if (wait > 0) await sleep(wait, undefined, { signal }).catch(() => undefined);
-      if (signal.aborted) break;
-      const batch: TimedMessage[] = [];
-      const now = performance.now();
-      while (!next.done && dueAt(next.value.ts) <= now) {
-        batch.push(next.value);
-        next = it.next();
-      }
-      counter.n += batch.length;
-      const r = await publishPipelined(js, batch);
-      published += r.published;
-      duplicates += r.duplicates;
-      progress();
-    }
-  }
-  return { published, duplicates, seconds: (performance.now() - started) / 1000, interrupted: signal.aborted };
 }
 
 /**

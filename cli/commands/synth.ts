@@ -5,23 +5,14 @@ import {
   synthBarStream,
   writeBarsCsv,
   SYNTH_DEFAULT_START,
-  type SynthBar,
+  barMessage,
+  interleavedSynthTicks,
   type SynthOptions,
 } from '../../market/index.ts';
 import { intFlag, parseFlags, requireFlag, type CliCommand } from '../command.ts';
 import { CliError, EXIT, UsageError } from '../errors.ts';
-import {
-  barMessage,
-  parseMode,
-  parseSpeed,
-  publishPaced,
-  reportDuplicates,
-  tickMessages,
-  tokenFlag,
-  withMarketPublisher,
-  type PublishMode,
-  type TimedMessage,
-} from './replay.ts';
+import { publishPaced, type TimedMessage } from '../../streams/index.ts';
+import { parseMode, parseSpeed, reportDuplicates, tokenFlag, withMarketPublisher, type PublishMode } from './replay.ts';
 
 const MINUTE_MS = 60_000;
 
@@ -33,30 +24,6 @@ function parseStart(value: string | undefined, minutes: number, now = Date.now()
   if (!t.ok) throw new UsageError(`--start ${t.message}`);
   if (t.ts % MINUTE_MS !== 0) throw new UsageError(`--start must be on a whole minute (got ${JSON.stringify(value)})`);
   return t.ts;
-}
-
-/**
- * Every symbol's ticks in time order: per minute, the open ticks of all symbols,
- * then the second ticks of all, and so on (ticks are 15 s apart inside the minute).
- */
-function* interleavedTicks(venue: string, opts: SynthOptions): Generator<TimedMessage> {
-  const prevClose = new Map<string, number>();
-  let minute: SynthBar[] = [];
-  const flush = function* (): Generator<TimedMessage> {
-    const perBar = minute.map((b) => tickMessages(venue, b.symbol, b, prevClose.get(b.symbol)));
-    for (let k = 0; k < 4; k++) {
-      for (const ticks of perBar) {
-        const tick = ticks[k];
-        if (tick) yield tick;
-      }
-    }
-    for (const b of minute) prevClose.set(b.symbol, b.close);
-    minute = [];
-  };
-  for (const bar of synthBars(opts)) {
-    minute.push(bar);
-    if (minute.length === opts.symbols) yield* flush();
-  }
 }
 
 function* barMessages(venue: string, opts: SynthOptions): Generator<TimedMessage> {
@@ -126,7 +93,7 @@ export const synthCommand: CliCommand = {
     const mode: PublishMode = parseMode(values.as);
     const speed = parseSpeed(values.speed);
     const total = symbols * minutes * (mode === 'ticks' ? 4 : 1);
-    const messages = mode === 'ticks' ? interleavedTicks(venue, opts) : barMessages(venue, opts);
+    const messages = mode === 'ticks' ? interleavedSynthTicks(venue, opts) : barMessages(venue, opts);
     const stats = await withMarketPublisher('signals-synth', (js, signal) =>
       publishPaced(js, messages, speed, signal, (n) => process.stderr.write(`synth: ${n}/${total} messages sent\n`)),
     );

@@ -1,0 +1,247 @@
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { fromCallback, fromPromise } from 'xstate';
+import type { Logger, Settings } from '../config/index.ts';
+import { NeuralPredictor, specOf, type FeatureSpec } from '../models/index.ts';
+import {
+  HybridEngine,
+  servesSpec,
+  weightsMsgId,
+  type FineTuneTrigger,
+  type HybridEngineConfig,
+  type ModelSource,
+  type QualityLookup,
+  type WeightKeeperFactory,
+} from '../prediction/index.ts';
+import { symbolQualityState } from '../quality/index.ts';
+import { insertPredictions, readBars, upsertBars, withTransaction, type Db } from '../sql/index.ts';
+import {
+  ensureDurable,
+  ensureTopology,
+  ORIGIN_HEADER,
+  publishJson,
+  publishPipelined,
+  retrainCommandSchema,
+  subjects,
+  type Bar,
+  type DecodeFailure,
+  type OutboundMessage,
+  type Prediction,
+  type PulledMsg,
+} from '../streams/index.ts';
+import { validateBar } from './bar-validation.ts';
+import { startBatchConsumer } from './batch-consumer.ts';
+import { createConfidenceWeighters } from './confidence-weighter.logic.ts';
+import { deadLetter } from './dead-letter.ts';
+import type { PredictorBatchOutcome } from './predictor.actor.ts';
+
+/** Feature layout when no pretrained model says otherwise. */
+export const DEFAULT_PREDICTOR_SPEC: FeatureSpec = { lookback: 24, horizon: 1, volWindow: 30, context: false };
+
+export type PredictorDeps = {
+  nc: NatsConnection;
+  db: Db;
+  settings: Settings;
+  log: Logger;
+  models: ModelSource;
+  /** Durable consumer on MD_BARS (default `predictor`). */
+  durable?: string;
+  /** Feature layout; default: that of the pretrained models (the longest lookback), else DEFAULT_PREDICTOR_SPEC. */
+  spec?: FeatureSpec;
+  engine?: Partial<Omit<HybridEngineConfig, 'spec'>>;
+  /** Data health per symbol (default: quality/'s process-wide board). */
+  quality?: QualityLookup;
+  /** Weight keepers (default: one confidence-weighter machine per symbol). */
+  weightKeeper?: WeightKeeperFactory;
+  /** Bars read from `bars_1m` to warm a symbol up when the predictor first sees it (0 = none). */
+  preloadBars?: number;
+  /** Fine-tune requests go here (the service hands them to the fineTuner actor). */
+  onTriggers?: (triggers: readonly { trigger: FineTuneTrigger; requestId?: string }[]) => void;
+  /** Listen to `model.retrain.cmd` (default true). */
+  retrainCommands?: boolean;
+  now?: () => number;
+};
+
+/** The feature spec the served models need: their common layout with the longest lookback. */
+export function specFor(models: ModelSource): FeatureSpec | undefined {
+  const neural = models.snapshot('_', '_').pretrained.map((m) => m.predictor).filter((p) => p instanceof NeuralPredictor);
+  const first = neural[0];
+  if (!first) return undefined;
+  return { ...specOf(first.preprocessor), lookback: Math.max(...neural.map((p) => p.lookback)) };
+}
+
+/**
+ * Effects of the predictor machine: `prepare` (topology and the durable on
+ * MD_BARS) and `consume` (the batched hot loop: validate, warm up, one engine
+ * step per batch = one predictBatch per model, publish predictions and weights
+ * with dedup ids, store, ack).
+ */
+export function createPredictorActors(deps: PredictorDeps) {
+  const { settings } = deps;
+  const log = deps.log.child({ actor: 'predictor' });
+  const durable = deps.durable ?? 'predictor';
+  const js = jetstream(deps.nc);
+  const spec = deps.spec ?? specFor(deps.models) ?? DEFAULT_PREDICTOR_SPEC;
+  const engineConfig = { ...deps.engine, spec };
+  const weightKeeper = deps.weightKeeper ?? createConfidenceWeighters(deps.engine?.weighter);
+  const engine = new HybridEngine(deps.models, engineConfig, { weightKeeper, ...(deps.now ? { now: deps.now } : {}) });
+  const quality: QualityLookup = deps.quality ?? ((venue, symbol) => symbolQualityState(venue, symbol));
+  const preloadBars = deps.preloadBars ?? Math.max(engine.barsNeeded, 120);
+  for (const m of deps.models.snapshot('_', '_').pretrained) {
+    if (!servesSpec(m, spec)) log.warn({ version: m.version, spec }, 'a pretrained model does not match the feature layout; it will give wrong forecasts');
+  }
+
+  const prepare = fromPromise<void>(async () => {
+    const jsm = await ensureTopology(deps.nc, {
+      maxAgeDays: settings.STREAM_MAX_AGE_DAYS,
+      maxBytesMb: settings.STREAM_MAX_BYTES_MB,
+      duplicateWindowS: settings.DUPLICATE_WINDOW_S,
+    });
+    // No filter: MD_BARS holds only md.bar.1m.> (see ensureDurable on why a filter costs delivery speed).
+    await ensureDurable(jsm, { stream: 'MD_BARS', durable, ackWaitMs: settings.INGEST_ACK_WAIT_MS, maxAckPending: 20_000 });
+    log.info({ durable, spec, barsNeeded: engine.barsNeeded }, 'predictor prepared');
+  });
+
+  const handle = async (batch: PulledMsg[]): Promise<{ ack: PulledMsg[]; outcome: PredictorBatchOutcome }> => {
+    const t0 = performance.now();
+    const now = deps.now?.() ?? Date.now();
+    const valid: PulledMsg[] = [];
+    const bars: Bar[] = [];
+    const external: Bar[] = [];
+    const rejected: { msg: PulledMsg; failure: DecodeFailure }[] = [];
+    for (const msg of batch) {
+      const r = validateBar(msg.subject, msg.data, settings.MAX_PAYLOAD_BYTES);
+      if (!r.ok) {
+        rejected.push({ msg, failure: r });
+        continue;
+      }
+      valid.push(msg);
+      bars.push(r.value);
+      if (msg.headers?.get(ORIGIN_HEADER) !== 'market-sync') external.push(r.value);
+    }
+    await deadLetter(js, rejected, 3, now);
+    // Bars from external feeds are stored (marketSync stores its own before publishing).
+    if (external.length > 0) await withTransaction(deps.db, (c) => upsertBars(c, external));
+    // A symbol seen for the first time is warmed up from its stored history (restart, or bars before this predictor).
+    if (preloadBars > 0) {
+      const first = new Map<string, Bar>();
+      for (const b of bars) if (!first.has(`${b.venue}.${b.symbol}`) && !engine.knows(b.venue, b.symbol)) first.set(`${b.venue}.${b.symbol}`, b);
+      for (const b of first.values()) {
+        const history = await readBars(deps.db, b.venue, b.symbol, b.ts - preloadBars * 60_000, b.ts - 60_000);
+        engine.warmUp(b.venue, b.symbol, history);
+      }
+    }
+    const result = engine.step(bars, quality);
+    const out: OutboundMessage[] = [];
+    const preds: Prediction[] = [];
+    let withheld = 0;
+    let replayed = 0;
+    for (const o of result.outputs) {
+      if (o.replayed) replayed += 1;
+      if (o.withheld) {
+        withheld += 1;
+        continue;
+      }
+      const p = o.prediction;
+      preds.push(p);
+      out.push({ subject: subjects.prediction(p.venue, p.symbol), payload: p, msgId: `${p.venue}:${p.symbol}:${p.ts}:${p.horizon}` });
+      if (o.weights) out.push({ subject: subjects.weights(p.venue, p.symbol), payload: o.weights, msgId: weightsMsgId(o.weights) });
+    }
+    await publishPipelined(js, out, 4_096);
+    await insertPredictions(deps.db, preds);
+    if (result.triggers.length > 0) deps.onTriggers?.(result.triggers.map((trigger) => ({ trigger })));
+    return {
+      ack: valid,
+      outcome: {
+        bars: bars.length,
+        predictions: preds.length,
+        replayed,
+        withheld,
+        warmingUp: result.warmingUp,
+        stale: result.stale,
+        invalid: rejected.length,
+        triggers: result.triggers.length,
+        ms: performance.now() - t0,
+      },
+    };
+  };
+
+  /** `model.retrain.cmd`: fine-tune the named symbol(s) now; answered on `model.retrain.result` by the fineTuner. */
+  const onRetrainCommand = (data: Uint8Array) => {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(new TextDecoder().decode(data));
+    } catch {
+      log.warn('model.retrain.cmd is not JSON; ignored');
+      return;
+    }
+    const cmd = retrainCommandSchema.safeParse(raw);
+    if (!cmd.success) {
+      log.warn({ issues: cmd.error.issues.map((i) => i.message) }, 'invalid model.retrain.cmd; ignored');
+      return;
+    }
+    const { requestId, symbol, venue } = cmd.data;
+    const matches = engine.statuses().filter((s) => (symbol === undefined || s.symbol === symbol) && (venue === undefined || s.venue === venue));
+    const jobs = matches.flatMap((s, i) => {
+      const trigger = engine.requestFineTune(s.venue, s.symbol, 'manual');
+      return trigger ? [{ trigger, ...(i === 0 ? { requestId } : {}) }] : [];
+    });
+    if (jobs.length === 0) {
+      publishJson(js, {
+        subject: subjects.retrainResult,
+        payload: { requestId, status: 'skipped', deployed: false, error: `no symbol with bars matches ${venue ?? '*'}.${symbol ?? '*'}` },
+        msgId: `retrain-result:${requestId}`,
+      }).catch((err: unknown) => log.warn({ err }, 'could not publish the retrain result'));
+      return;
+    }
+    log.info({ requestId, symbols: jobs.map((j) => j.trigger.symbol) }, 'retrain requested');
+    deps.onTriggers?.(jobs);
+  };
+
+  const consume = fromCallback<{ type: 'predictor.stop' }>(({ sendBack, receive }) => {
+    let sub: Subscription | undefined;
+    if (deps.retrainCommands ?? true) {
+      sub = deps.nc.subscribe(subjects.retrainCmd, { callback: (err, msg) => (err ? log.warn({ err }, 'retrain subscription') : onRetrainCommand(msg.data)) });
+    }
+    const consumer = startBatchConsumer({
+      nc: deps.nc,
+      stream: 'MD_BARS',
+      durable,
+      batchSize: 1_000,
+      retryMinMs: settings.RETRY_MIN_MS,
+      retryMaxMs: settings.RETRY_MAX_MS,
+      ackWaitMs: settings.INGEST_ACK_WAIT_MS,
+      log,
+      handle: async (batch) => {
+        const r = await handle(batch);
+        sendBack({ type: 'predictor.batch', outcome: r.outcome });
+        return r.ack;
+      },
+      onDegraded: (reason) => sendBack({ type: 'predictor.degraded', reason }),
+      onRecovered: () => sendBack({ type: 'predictor.recovered' }),
+    });
+    let stopping = false;
+    receive(() => {
+      stopping = true;
+      sub?.unsubscribe();
+      consumer.stop().then(
+        () => sendBack({ type: 'predictor.stopped' }),
+        (err: unknown) => {
+          log.error({ err }, 'predictor consumer did not stop cleanly');
+          sendBack({ type: 'predictor.stopped' });
+        },
+      );
+    });
+    consumer.done.catch((err: unknown) => {
+      if (stopping) return;
+      log.error({ err }, 'predictor loop failed');
+      sendBack({ type: 'predictor.degraded', reason: err instanceof Error ? err.message : String(err) });
+      sendBack({ type: 'predictor.stopped' });
+    });
+    return () => {
+      sub?.unsubscribe();
+    };
+  });
+
+  return { prepare, consume, engine };
+}

@@ -1,0 +1,188 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { startSystem, type SystemHandle, type SystemStatus } from '../../actors/system.service.ts';
+import { createRootLogger, loadSettings, redactUrl, type Logger, type Settings } from '../../config/index.ts';
+import { interleavedSynthTicks, readBars, tickMessages, type SynthOptions } from '../../market/index.ts';
+import { createPool, ensureDatabase, migrate, type Db } from '../../sql/index.ts';
+import { connectNats, ensureTopology, publishPaced, type PublishStats, type Speed, type TimedMessage } from '../../streams/index.ts';
+import { intFlag, parseFlags, type CliCommand } from '../command.ts';
+import { CliError, EXIT, UsageError } from '../errors.ts';
+import { parseSpeed, reportRejected, tokenFlag } from './replay.ts';
+import { renderPanel, renderSummary } from './run-view.ts';
+
+const options = {
+  csv: { type: 'string' },
+  venue: { type: 'string' },
+  symbol: { type: 'string' },
+  symbols: { type: 'string' },
+  minutes: { type: 'string' },
+  seed: { type: 'string' },
+  speed: { type: 'string' },
+  live: { type: 'boolean' },
+  'exit-after-replay': { type: 'boolean' },
+} as const;
+
+type Source = { describe: string; bars: number; messages: Iterable<TimedMessage> };
+
+/** Open time of the last stored bar of a venue, if any. */
+async function lastBarTs(db: Db, venue: string): Promise<number | undefined> {
+  const r = await db.query<{ ms: number | null }>(`SELECT (extract(epoch FROM max(ts)) * 1000)::bigint AS ms FROM bars_1m WHERE venue = $1`, [venue]);
+  const ms = r.rows[0]?.ms;
+  return ms === null || ms === undefined ? undefined : Number(ms);
+}
+
+async function buildSource(values: { [K in keyof typeof options]?: string | boolean }, db: Db): Promise<Source | undefined> {
+  if (values.live) return undefined;
+  if (typeof values.csv === 'string') {
+    const venue = tokenFlag(typeof values.venue === 'string' ? values.venue : 'replay', 'venue');
+    const symbol = tokenFlag(typeof values.symbol === 'string' ? values.symbol : undefined, 'symbol');
+    const { bars, rejected } = await readBars(values.csv);
+    reportRejected(values.csv, rejected);
+    if (bars.length === 0) throw new CliError(`${values.csv}: no valid bars to replay`, EXIT.input);
+    const file = values.csv;
+    function* messages() {
+      let prev: number | undefined;
+      for (const b of bars) {
+        yield* tickMessages(venue, symbol, b, prev);
+        prev = b.close;
+      }
+    }
+    return { describe: `${file} as ticks on md.tick.${venue}.${symbol}`, bars: bars.length, messages: messages() };
+  }
+  const venue = tokenFlag(typeof values.venue === 'string' ? values.venue : 'sim', 'venue');
+  const symbols = intFlag(values.symbols as string | undefined, 'symbols', 5, 1);
+  const minutes = intFlag(values.minutes as string | undefined, 'minutes', 240, 1);
+  const seed = intFlag(values.seed as string | undefined, 'seed', 42, 0);
+  // The market ends at the current minute. A re-run continues after the last stored bar
+  // instead of publishing different ticks for minutes that already exist.
+  const now = Date.now();
+  const end = now - (now % 60_000);
+  const last = await lastBarTs(db, venue);
+  const start = Math.max(end - minutes * 60_000, last === undefined ? 0 : last + 60_000);
+  const span = Math.floor((end - start) / 60_000);
+  if (span < 1) throw new CliError(`venue ${venue} already has bars up to ${new Date(end).toISOString()}: wait a minute or use another --venue`, EXIT.input);
+  const opts: SynthOptions = { symbols, minutes: span, seed, start };
+  return {
+    describe: `synthetic market (seed ${seed}): ${symbols} symbols x ${span} minutes as ticks on md.tick.${venue}.SYN*`,
+    bars: symbols * span,
+    messages: interleavedSynthTicks(venue, opts),
+  };
+}
+
+async function connectAll(settings: Settings, log: Logger): Promise<{ nc: NatsConnection; db: Db }> {
+  try {
+    await ensureDatabase(settings.DATABASE_URL);
+  } catch (err) {
+    throw new CliError(`cannot reach PostgreSQL at ${redactUrl(settings.DATABASE_URL)}: ${(err as Error).message}`, EXIT.unavailable, { cause: err });
+  }
+  const db = createPool(settings.DATABASE_URL, 8, (err) => log.warn({ err }, 'idle database client error'));
+  await migrate(db, log);
+  let nc: NatsConnection;
+  try {
+    nc = await connectNats(settings, 'signals-run');
+  } catch (err) {
+    await db.end();
+    throw new CliError(`cannot connect to NATS at ${settings.NATS_URL}: ${(err as Error).message}`, EXIT.unavailable, { cause: err });
+  }
+  await ensureTopology(nc, {
+    maxAgeDays: settings.STREAM_MAX_AGE_DAYS,
+    maxBytesMb: settings.STREAM_MAX_BYTES_MB,
+    duplicateWindowS: settings.DUPLICATE_WINDOW_S,
+  });
+  return { nc, db };
+}
+
+/** Everything published has been stored, every bar closed and predicted. */
+function drained(s: SystemStatus, published: number, bars: number): boolean {
+  return s.sync.stats.received >= published && s.sync.stats.pending === 0 && s.sync.stats.barsPublished >= bars && s.predictor.bars >= bars;
+}
+
+export const runCommand: CliCommand = {
+  name: 'run',
+  summary: 'run the system: ingest, bars, predictions, on synthetic data, a CSV, or live ticks',
+  usage: [
+    'usage: signals run [--csv FILE --symbol S [--venue V]] [--symbols N --minutes M --seed S]',
+    '                   [--speed N|max] [--live] [--exit-after-replay]',
+    '',
+    'Migrates the database, starts marketSync (md.tick.> -> ticks, bars_1m, md.bar.1m.>) and the',
+    'predictor (md.bar.1m.> -> signal.pred.>), then replays a source as live ticks and shows progress.',
+    '  (default)            the seeded synthetic market: 5 symbols x 240 minutes ending now, venue "sim"',
+    '  --csv FILE           a bars file (timestamp,open,high,low,close,volume) as ticks for --symbol',
+    '  --live               no replay: wait for ticks published by others (nats pub md.tick.<venue>.<symbol>)',
+    '  --speed N|max        market minutes per wall second x 60 (60 = real time x 60 ... ); default 600, max with',
+    '                       --exit-after-replay',
+    '  --exit-after-replay  when the replay is stored and predicted, print a summary table and exit 0',
+    'Ctrl-C (SIGINT) or SIGTERM drains: stops consuming, finishes and acks batches in hand, closes.',
+    'Exit codes: 0 ok, 2 usage, 3 bad input file, 8 NATS or PostgreSQL unavailable.',
+  ].join('\n'),
+  async run(argv) {
+    const { values } = parseFlags(argv, options);
+    if (values.live && (values.csv || values['exit-after-replay'])) throw new UsageError('--live cannot be combined with --csv or --exit-after-replay');
+    const exitAfter = values['exit-after-replay'] === true;
+    const speed: Speed = parseSpeed(values.speed, exitAfter ? 'max' : 600);
+    const settings = loadSettings();
+    const tty = process.stdout.isTTY === true;
+    // On a terminal the panel owns stdout and logs go to stderr only from warn up.
+    const log = createRootLogger(tty ? 'warn' : settings.LOG_LEVEL, process.stderr);
+    const { nc, db } = await connectAll(settings, log);
+    const source = await buildSource(values, db).catch(async (err: unknown) => {
+      await nc.close();
+      await db.end();
+      throw err;
+    });
+    const system: SystemHandle = await startSystem({ nc, db, settings, log });
+    const started = Date.now();
+    const abort = new AbortController();
+    let stopping = false;
+    const stop = async (code: number): Promise<number> => {
+      if (stopping) return code;
+      stopping = true;
+      abort.abort();
+      clearInterval(timer);
+      await system.stop();
+      await nc.drain().catch(() => undefined);
+      await db.end();
+      return code;
+    };
+    let published: PublishStats | undefined;
+    let lastReceived = 0;
+    let lastAt = Date.now();
+    const timer = setInterval(() => {
+      const s = system.status();
+      const now = Date.now();
+      const rate = ((s.sync.stats.received - lastReceived) * 1000) / Math.max(1, now - lastAt);
+      lastReceived = s.sync.stats.received;
+      lastAt = now;
+      const line = renderPanel({ status: s, ticksPerSecond: rate, elapsedMs: now - started, source: source?.describe ?? 'live (waiting for md.tick.>)', published: published?.published });
+      if (tty) process.stdout.write(`\x1b[H\x1b[2J${line}\n`);
+      else log.info({ state: s.sync.state, ticks: s.sync.stats.stored, ticksPerSecond: Math.round(rate), bars: s.sync.stats.barsPublished, predictions: s.predictor.predictions, invalid: s.sync.stats.invalid }, 'progress');
+    }, 1_000);
+
+    const done = new Promise<number>((resolve) => {
+      const onSignal = () => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        resolve(stop(EXIT.ok));
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      if (!source) return;
+      void (async () => {
+        published = await publishPaced(jetstream(nc), source.messages, speed, abort.signal);
+        if (!exitAfter || abort.signal.aborted) return;
+        while (!drained(system.status(), published.published, source.bars) && !abort.signal.aborted) {
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        if (abort.signal.aborted) return;
+        const summary = renderSummary(system.status(), { source: source.describe, published: published.published, seconds: (Date.now() - started) / 1000 });
+        const code = await stop(EXIT.ok);
+        process.stdout.write(`${summary}\n`);
+        resolve(code);
+      })().catch((err: unknown) => {
+        log.error({ err }, 'replay failed');
+        resolve(stop(EXIT.internal));
+      });
+    });
+    return done;
+  },
+};
