@@ -9,6 +9,7 @@ import { AutoRollbackMonitor, type AutoRollbackConfig, type LiveScoreFeed } from
 import type { GateConfig } from '../lifecycle/gate.ts';
 import { LifecycleError, rollback, type RegistryEnv } from '../lifecycle/registry.ts';
 import { retrainScope, runRetrain, type FeedbackPolicy, type RetrainDeps, type RetrainRequest } from '../lifecycle/retrain.ts';
+import { DEFAULT_SCHEDULE, scheduleTick, type RetrainSchedule } from '../lifecycle/scheduler.ts';
 import { childProcessTrainer, type Trainer } from '../lifecycle/trainer.ts';
 import type { VerificationLimits } from '../lifecycle/verification.ts';
 import { kvKeyOf, scopeOf } from '../lifecycle/versions.ts';
@@ -54,6 +55,8 @@ export type LifecycleDeps = {
   autoRollback?: { feed: LiveScoreFeed; config?: Partial<AutoRollbackConfig> };
   /** Status the `status` endpoint reports (the machine's state), set by the service. */
   describe?: () => Record<string, unknown>;
+  /** Scheduled and feedback retrain triggers (default off: commands come from outside). */
+  schedule?: Partial<RetrainSchedule>;
   /** How long stop waits for trainings in flight before leaving them to the next start (default 10 s). */
   stopGraceMs?: number;
 };
@@ -200,6 +203,16 @@ export function createLifecycleActors(deps: LifecycleDeps) {
     let service: Service | undefined;
     let monitor: AutoRollbackMonitor | undefined;
     const activeCache = new Map<string, { at: number; versions: Set<string> }>();
+    const timers: ReturnType<typeof setInterval>[] = [];
+    const schedule: RetrainSchedule = { ...DEFAULT_SCHEDULE, ...deps.schedule };
+    const every = (ms: number, kinds: { schedule: boolean; feedback: boolean }) => {
+      if (ms <= 0) return;
+      timers.push(
+        setInterval(() => {
+          scheduleTick({ db: deps.db, js: s.js }, schedule, Date.now(), kinds).catch((err: unknown) => log.warn({ err, kinds }, 'retrain schedule tick failed'));
+        }, ms),
+      );
+    };
 
     const start = async () => {
       // Requests accepted before a restart and never finished.
@@ -221,6 +234,8 @@ export function createLifecycleActors(deps: LifecycleDeps) {
       });
       consumer.done.catch((err: unknown) => log.error({ err }, 'retrain consumer stopped'));
       service = await startService(s);
+      every(schedule.everyMs, { schedule: true, feedback: false });
+      every(schedule.feedbackCheckMs, { schedule: false, feedback: true });
       if (deps.autoRollback) {
         monitor = new AutoRollbackMonitor({
           feed: deps.autoRollback.feed,
@@ -322,6 +337,7 @@ export function createLifecycleActors(deps: LifecycleDeps) {
     receive((e) => {
       if (e.type !== 'lifecycle.stop') return;
       stopping = true;
+      for (const t of timers) clearInterval(t);
       void (async () => {
         monitor?.stop();
         await service?.stop().catch(() => undefined);
@@ -333,6 +349,7 @@ export function createLifecycleActors(deps: LifecycleDeps) {
     });
     return () => {
       stopping = true;
+      for (const t of timers) clearInterval(t);
     };
   });
 

@@ -123,7 +123,7 @@ export const runCommand: CliCommand = {
     const settings = loadSettings();
     const tty = process.stdout.isTTY === true;
     // On a terminal the panel owns stdout and logs go to stderr only from warn up.
-    const log = createRootLogger(tty ? 'warn' : settings.LOG_LEVEL, process.stderr);
+    const log = tty ? createRootLogger('warn', process.stderr) : createRootLogger(settings.LOG_LEVEL);
     const { nc, db } = await connectAll(settings, log);
     const source = await buildSource(values, db).catch(async (err: unknown) => {
       await nc.close();

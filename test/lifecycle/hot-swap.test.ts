@@ -131,6 +131,28 @@ describe('activation, hot swap across processes, refusal of corrupted artifacts'
   });
 });
 
+describe('KV updates in quick succession', () => {
+  it('end with every process serving the newest value (older ones may be skipped, never applied after it)', async () => {
+    const [vA, vB] = versions;
+    const [srcA, srcB] = sources;
+    if (!vA || !vB || !srcA || !srcB) throw new Error('fixtures missing');
+    const champion = serving(srcA);
+    const order: string[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      const v = i % 2 === 0 ? vA : vB;
+      order.push(v);
+      await kv.put(SCOPE, encodeJson({ pretrained: { any: v }, updatedAt: Date.now(), reason: `burst ${i}` }));
+    }
+    await eventually(() => srcA.serving(SCOPE)?.reason === 'burst 5' && srcB.serving(SCOPE)?.reason === 'burst 5', 5_000, 'the newest value everywhere');
+    await srcA.idle();
+    expect(serving(srcA), 'the last value wins').toBe(order.at(-1));
+    expect(serving(srcB)).toBe(order.at(-1));
+    // Back to what the database says is active.
+    await syncKv(kv, sys.db, SCOPE, 'after burst', Date.now());
+    await eventually(() => serving(srcA) === champion && serving(srcB) === champion, 5_000, 'database state restored');
+  });
+});
+
 describe('rollback, manual and automatic, with predictions flowing', () => {
   let lifecycle: ModelLifecycleHandle;
   let loop: ServingLoopHandle;

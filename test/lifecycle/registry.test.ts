@@ -8,6 +8,8 @@ import { modelActiveSchema } from '../../streams/index.ts';
 import { readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { registryEnv } from './fixtures.ts';
+import { scheduleTick, DEFAULT_SCHEDULE } from '../../lifecycle/scheduler.ts';
+import { retrainCommandSchema } from '../../streams/index.ts';
 import { WeightsScoreFeed } from '../../lifecycle/weights-score-feed.ts';
 import type { LiveScore } from '../../lifecycle/auto-rollback.ts';
 import { encodeJson } from '../../streams/index.ts';
@@ -108,5 +110,19 @@ describe('registry', () => {
     expect(got, 'one score: unscored components, other roles and invalid messages are skipped').toHaveLength(1);
     expect(got[0]).toMatchObject({ venue: 'binance', symbol: 'BTCUSDT', role: 'pretrained', version: 'v1.0.0' });
     expect(got[0]?.score, 'a coin flip scores 0.5').toBeCloseTo(0.5, 10);
+  });
+
+  it('publishes scheduled and due feedback retrain commands once per scope and time slot', async () => {
+    const js = env.js;
+    const now = Date.UTC(2026, 10, 20, 12, 0, 30);
+    const sched = { ...DEFAULT_SCHEDULE, everyMs: 3_600_000, feedbackCheckMs: 60_000, policy: { minNewBars: 1, minDays: 0, urgentBars: 10 } };
+    const first = await scheduleTick({ db: sys.db, js }, sched, now, { schedule: true, feedback: false });
+    const again = await scheduleTick({ db: sys.db, js }, sched, now + 1_000, { schedule: true, feedback: false });
+    expect(first.sort(), 'one command per scope with an active model').toEqual([`schedule-kraken.SOLUSD-${Math.floor(now / 3_600_000)}`, `schedule-kraken.XBTUSD-${Math.floor(now / 3_600_000)}`]);
+    expect(again.sort(), 'the same slot gives the same ids').toEqual(first.sort());
+    const cmds = (await readStream(sys.nc, 'MODEL_EVENTS', 'model.retrain.cmd')).map((m) => retrainCommandSchema.parse(m.data));
+    expect(cmds.filter((c) => c.trigger === 'schedule'), 'deduplicated in the stream').toHaveLength(2);
+    // No bars were stored for these scopes: the feedback policy is not due.
+    expect(await scheduleTick({ db: sys.db, js }, sched, now, { schedule: false, feedback: true })).toEqual([]);
   });
 });

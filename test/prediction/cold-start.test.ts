@@ -15,7 +15,7 @@ import {
   type BlendWeights,
 } from '../../prediction/index.ts';
 import { readPredictions } from '../../sql/predictions.repo.ts';
-import { predictionSchema, publishPipelined, type Prediction } from '../../streams/index.ts';
+import { predictionSchema, publishJson, publishPipelined, retrainResultSchema, subjects, type Prediction, type RetrainResult } from '../../streams/index.ts';
 import { eventually, readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { btcBars } from '../models/fixtures.ts';
@@ -150,6 +150,35 @@ describe('cold start on real data through NATS and PostgreSQL', () => {
     expect((await readPredictions(sys.db, VENUE, SYMBOL)).length, 'no duplicate row').toBe(all.length);
     const msgIds = (await readStream(sys.nc, 'SIGNALS', `signal.pred.${VENUE}.${SYMBOL}`)).map((m) => m.msgId);
     expect(msgIds[0], 'msg id <venue>:<symbol>:<ts>:1m').toBe(`${VENUE}:${SYMBOL}:${bars[need - 1]?.ts}:1m`);
+  });
+
+  it('answers model.retrain.cmd on model.retrain.result (fine-tunes the named symbol; skips an unknown one)', async () => {
+    if (!handle) throw new Error('previous test did not start the predictor');
+    const js = jetstream(sys.nc);
+    await publishJson(js, { subject: subjects.retrainCmd, payload: { requestId: 'req-1', symbol: SYMBOL, venue: VENUE, trigger: 'manual' } });
+    await publishJson(js, { subject: subjects.retrainCmd, payload: { requestId: 'req-2', symbol: 'NOPE', trigger: 'manual' } });
+    const results = async () => (await readStream<RetrainResult>(sys.nc, 'MODEL_EVENTS', subjects.retrainResult)).map((m) => m.data);
+    await eventually(async () => (await results()).length === 2, 60_000, 'both retrain results');
+    const byId = new Map((await results()).map((r) => [r.requestId, r]));
+    expect(retrainResultSchema.safeParse(byId.get('req-1')).success, 'a valid result').toBe(true);
+    expect(byId.get('req-1')?.status, JSON.stringify(byId.get('req-1'))).toBe('succeeded');
+    expect(byId.get('req-1')?.version).toContain(`+ft.${VENUE}.${SYMBOL}.`);
+    expect(byId.get('req-1')?.metrics?.before, 'the adaptation report travels with it').toBeDefined();
+    expect(byId.get('req-2')?.status, 'no such symbol').toBe('skipped');
+    await handle.fineTunesIdle(60_000);
+  });
+
+  it('after a restart, a known symbol is warmed up from bars_1m and predicts on its next bar', async () => {
+    if (!handle) throw new Error('previous test did not start the predictor');
+    await handle.stop();
+    handle = startPredictors({ nc: sys.nc, db: sys.db, settings: sys.settings, log: sys.log, models, spec, fineTune: false, quality: () => undefined });
+    await handle.ready();
+    const next = (await btcBars(1, 1_700))[0];
+    if (!next) throw new Error('no bar');
+    const before = (await readPredictions(sys.db, VENUE, SYMBOL)).length;
+    await publishPipelined(jetstream(sys.nc), [barMessage(VENUE, SYMBOL, { ...next })]);
+    await eventually(async () => (await readPredictions(sys.db, VENUE, SYMBOL)).length === before + 1, 20_000, 'a prediction for the next bar');
+    expect(handle.status(VENUE, SYMBOL).state, 'no second warm-up').toBe('ready');
   });
 
   it('publishes nothing for a quarantined symbol and flags a degraded one', async () => {

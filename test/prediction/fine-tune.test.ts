@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { NaiveBaseline, NeuralPredictor, selectBackend } from '../../models/index.ts';
+import { NaiveBaseline, selectBackend, type NeuralPredictor } from '../../models/index.ts';
 import {
   DEFAULT_FINE_TUNE,
   DEFAULT_PRETRAIN,
