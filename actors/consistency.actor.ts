@@ -68,12 +68,18 @@ export type ConsistencyContext = {
   checkState: CheckState;
   health: HealthTrack;
   pending: ReportOut | undefined;
+  /** Findings from outside the checks (unfillable gaps), added to the next window's report. */
+  external: Finding[];
   errorStreak: number;
   lastError: string | undefined;
   stats: { windows: number; bars: number; findings: number; changes: number };
 };
 
-export type ConsistencyEvent = BarsClosedEvent | ClockTickEvent | { type: 'consistency.stop' };
+export type ConsistencyEvent =
+  | BarsClosedEvent
+  | ClockTickEvent
+  | { type: 'quality.findings'; findings: Finding[] }
+  | { type: 'consistency.stop' };
 
 function notProvided(name: string): never {
   throw new Error(`consistency actor "${name}" not provided: use consistencyMachine.provide({ actors: createConsistencyActors(...) })`);
@@ -136,6 +142,9 @@ export const consistencyMachine = setup({
       if (event.now < context.open.start + context.config.windowMs + context.config.flushGraceMs) return {};
       return { open: undefined, ready: [...context.ready, context.open] };
     }),
+    addExternal: assign(({ context, event }) =>
+      event.type === 'quality.findings' ? { external: [...context.external, ...event.findings] } : {},
+    ),
     recordError: assign({
       errorStreak: ({ context }) => context.errorStreak + 1,
       lastError: ({ event }) => errorText((event as { error?: unknown }).error),
@@ -157,6 +166,7 @@ export const consistencyMachine = setup({
     checkState: emptyCheckState(),
     health: initialHealth(),
     pending: undefined,
+    external: [],
     errorStreak: 0,
     lastError: undefined,
     stats: { windows: 0, bars: 0, findings: 0, changes: 0 },
@@ -185,6 +195,7 @@ export const consistencyMachine = setup({
       on: {
         'bars.closed': { actions: 'collect' },
         'clock.tick': { actions: 'flushDue' },
+        'quality.findings': { actions: 'addExternal' },
       },
       initial: 'idle',
       states: {
@@ -203,7 +214,8 @@ export const consistencyMachine = setup({
               target: 'publishing',
               actions: assign(({ context, event }) => {
                 const window = context.ready[0] ?? { start: 0, bars: [] };
-                const { findings, checkState } = event.output;
+                const findings = [...event.output.findings, ...context.external];
+                const { checkState } = event.output;
                 const next = nextHealth(context.health, findings, context.config.health);
                 const report: QualityReport = {
                   type: 'quality.report',
@@ -219,6 +231,7 @@ export const consistencyMachine = setup({
                   checkState,
                   health: next.track,
                   pending: { report, change: next.change },
+                  external: [],
                   errorStreak: 0,
                   stats: {
                     ...context.stats,

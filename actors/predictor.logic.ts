@@ -132,6 +132,8 @@ export function createPredictorActors(deps: PredictorDeps) {
       }
     }
     const result = engine.step(bars, quality);
+    // Fine-tunes start in the background right away; the engine never repeats a trigger, even if this batch is retried.
+    if (result.triggers.length > 0) deps.onTriggers?.(result.triggers.map((trigger) => ({ trigger })));
     const out: OutboundMessage[] = [];
     const preds: Prediction[] = [];
     let withheld = 0;
@@ -149,7 +151,6 @@ export function createPredictorActors(deps: PredictorDeps) {
     }
     await publishPipelined(js, out, 4_096);
     await insertPredictions(deps.db, preds);
-    if (result.triggers.length > 0) deps.onTriggers?.(result.triggers.map((trigger) => ({ trigger })));
     return {
       ack: valid,
       outcome: {

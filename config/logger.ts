@@ -11,7 +11,11 @@ export function createRootLogger(level: string, destination?: NodeJS.WritableStr
     level,
     base: { pid: process.pid },
     redact: {
-      paths: ['password', 'pass', 'token', 'databaseUrl', '*.password', '*.pass', '*.token', '*.databaseUrl'],
+      paths: [
+        'password', 'pass', 'token', 'databaseUrl', '*.password', '*.pass', '*.token', '*.databaseUrl',
+        // The settings object itself (logged whole or as a field).
+        'DATABASE_URL', 'NATS_PASS', 'NATS_TOKEN', '*.DATABASE_URL', '*.NATS_PASS', '*.NATS_TOKEN',
+      ],
       censor: '[redacted]',
     },
   };

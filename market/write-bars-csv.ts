@@ -45,7 +45,11 @@ export async function writeBarsCsv(path: string, bars: Iterable<BarRow> | AsyncI
     await rename(temp, path);
     return rows;
   } catch (err) {
+    // Wait for the stream to close: its (asynchronous) open may otherwise create the
+    // temp file after we removed it.
+    const closed = out.closed ? Promise.resolve() : once(out, 'close');
     out.destroy();
+    await closed.catch(() => undefined);
     await rm(temp, { force: true });
     throw err;
   }

@@ -43,6 +43,9 @@ export interface CandidateSink {
  * by MAE of the value, by at least `minImprovement` (relative).
  */
 export class LocalGateSink implements CandidateSink {
+  /** Models this sink activated: it owns them, and frees one once a better one replaces it. */
+  private readonly owned = new Set<ServingModel>();
+
   constructor(
     private readonly models: ModelSource & OnlineModelSlot,
     private readonly options: { minImprovement?: number; onActivated?: (model: ServingModel, replaced: ServingModel | undefined) => void } = {},
@@ -68,7 +71,10 @@ export class LocalGateSink implements CandidateSink {
     }
     const model: ServingModel = { role: 'online', version: c.version, regime: c.regime, predictor: c.predictor };
     this.models.setOnline(c.venue, c.symbol, model);
+    this.owned.add(model);
     this.options.onActivated?.(model, incumbentModel);
+    // Safe between bars: predictors take a new snapshot per step and never hold the old one across an await.
+    if (incumbentModel && this.owned.delete(incumbentModel)) incumbentModel.predictor.dispose();
     return {
       activated: true,
       reason: `held-out MAE ${candidate.mae.toExponential(3)} beats ${incumbent.version} (${incumbent.mae.toExponential(3)})`,

@@ -88,6 +88,9 @@ export function createBarFeed(opts: BarFeedOptions) {
         if (b.venue !== venue || b.symbol !== symbol) continue;
         const bar: FeedBar = { ts: b.ts, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, source: b.source };
         if (b.trades !== undefined) bar.trades = b.trades;
+        // The ingest path numbers corrections in this header: without it a correction looks like a duplicate.
+        const revision = m.headers?.get('Signals-Revision');
+        if (revision && /^\d{1,9}$/.test(revision)) bar.revision = Number(revision);
         if (opts.sequence === 'stream') bar.seq = m.info.streamSequence;
         batch.push(bar);
         if (batch.length >= maxBatch) flush();

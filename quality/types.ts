@@ -53,6 +53,7 @@ export const FINDING_KINDS = [
   'price_jump', // log return beyond k robust deviations (MAD) of recent returns
   'flat', // price unchanged for N bars: a stale or frozen feed
   'tick_mismatch', // the bar disagrees with the aggregate of its own ticks
+  'gap', // bars missing that history could not provide (an unfillable gap, reported by the backfill)
 ] as const;
 export type FindingKind = (typeof FINDING_KINDS)[number];
 

@@ -12,22 +12,24 @@ export class NatsServer {
   private constructor(
     readonly storeDir: string,
     public port: number,
+    private readonly extraArgs: readonly string[] = [],
   ) {}
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<NatsServer> {
+  /** `args`: extra nats-server flags, e.g. `['--user', 'u', '--pass', 'p']` or `['--auth', token]`. */
+  static async start(args: readonly string[] = []): Promise<NatsServer> {
     const dir = mkdtempSync(join(tmpdir(), 'nats-test-'));
-    const server = new NatsServer(dir, -1);
+    const server = new NatsServer(dir, -1, args);
     await server.spawn();
     return server;
   }
 
   private async spawn(): Promise<void> {
     const bin = process.env.NATS_SERVER_BIN ?? 'nats-server';
-    const proc = spawn(bin, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], {
+    const proc = spawn(bin, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir, ...this.extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = proc;
