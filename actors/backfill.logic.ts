@@ -41,6 +41,13 @@ export type BackfillDeps = {
   /** Send the machine `clock.tick` this often for silence checks; 0 = never (tests send ticks). */
   tickEveryMs?: number;
   now?: () => number;
+  /**
+   * Start the detector at the newest stored bar (default). `false` when the feed
+   * resumes exactly where it stopped (a durable consumer, see
+   * actors/quality-supervisor.service.ts): stored bars the feed has not delivered
+   * yet must still be checked, so the detector starts at the first bar fed.
+   */
+  resumeFromLastBar?: boolean;
 };
 
 /** Filled bars -> the store the fill logic needs, on the `data_gaps` / `bars_1m` repository. */
@@ -98,7 +105,7 @@ export function createBackfillActors(deps: BackfillDeps) {
 
   const resume = fromPromise<ResumeOutput, ScopeInput>(async ({ input }) => {
     const open = await listGaps(db, { venue: input.venue, symbol: input.symbol, statuses: ['open', 'filling'] });
-    const lastBarTs = await lastBarTime(db, input.venue, input.symbol);
+    const lastBarTs = deps.resumeFromLastBar === false ? undefined : await lastBarTime(db, input.venue, input.symbol);
     if (open.length > 0) log.info({ venue: input.venue, symbol: input.symbol, open: open.length }, 'resuming open gaps');
     return { jobs: open.map(toJob), lastBarTs };
   });

@@ -1,25 +1,39 @@
 import type { NatsConnection } from '@nats-io/transport-node';
+import { createActor, waitFor, type ActorRefFrom } from 'xstate';
 import type { Logger, Settings } from '../config/index.ts';
 import type { Db } from '../sql/index.ts';
-import { startBaselinePredictor, type BaselinePredictorHandle } from './baseline-predictor.service.ts';
 import type { MarketSyncStats } from './market-sync.actor.ts';
-import { startMarketSync, type MarketSyncHandle } from './market-sync.service.ts';
+import type { ModelLifecycleStats } from './model-lifecycle.actor.ts';
+import { phaseSupervisorMachine } from './phase-supervisor.actor.ts';
+import { createSupervisorActors, type ChildName, type ChildStatus, type SupervisorDeps } from './phase-supervisor.logic.ts';
+import type { PredictorStats } from './predictor.actor.ts';
 
-export type SystemDeps = { nc: NatsConnection; db: Db; settings: Settings; log: Logger };
+export type SystemDeps = { nc: NatsConnection; db: Db; settings: Settings; log: Logger } & Omit<SupervisorDeps, 'nc' | 'db' | 'settings' | 'log'>;
 
 export type SystemStatus = {
-  sync: { state: string; stats: MarketSyncStats; lastError: string | undefined };
-  predictor: BaselinePredictorHandle['stats'];
+  /** The supervisor's state: `phase1` ... `phase4`, `running.healthy`, `running.degraded`, `failed`, `stopping`, `stopped`. */
+  phase: string;
+  phase1: string | undefined;
+  lastError: string | undefined;
+  children: Record<ChildName, ChildStatus>;
+  sync: { state: string; stats: MarketSyncStats | undefined; lastError: string | undefined };
+  predictor: { state: string; stats: PredictorStats | undefined; warmingUp: number; ready: number };
+  lifecycle: { state: string; stats: ModelLifecycleStats | undefined };
+  /** Active model versions for the `default` key (every symbol without its own). */
+  versions: string[];
 };
 
 export type SystemHandle = {
+  actor: ActorRefFrom<typeof phaseSupervisorMachine>;
   status(): SystemStatus;
+  /** Resolves when Phase 4 is reached (or rejects when a phase failed). */
+  ready(timeoutMs?: number): Promise<void>;
   /** Drains: stops consuming, finishes and acks the batches in hand, then closes. */
   stop(): Promise<void>;
 };
 
 /** A state value as `running.live`, for display. */
-function stateName(value: unknown): string {
+export function stateName(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value && typeof value === 'object') {
     const [k, v] = Object.entries(value)[0] ?? ['?', ''];
@@ -28,22 +42,44 @@ function stateName(value: unknown): string {
   return String(value);
 }
 
-/** Starts the live path: marketSync (ticks -> bars) and the predictor (bars -> predictions). */
-export async function startSystem(deps: SystemDeps): Promise<SystemHandle> {
-  const sync: MarketSyncHandle = startMarketSync(deps);
-  await sync.ready();
-  const predictor = await startBaselinePredictor(deps);
+/** Starts the phase supervisor (the root actor): Phase 1 pretraining, 2 live sync, 3 online learning, 4 hybrid prediction. */
+export function startSystem(deps: SystemDeps): SystemHandle {
+  const logic = createSupervisorActors(deps);
+  const actor = createActor(phaseSupervisorMachine.provide({ actors: logic.actors }));
+  actor.start();
+  const { children } = logic;
   return {
+    actor,
     status() {
-      const snap = sync.actor.getSnapshot();
+      const snap = actor.getSnapshot();
+      const sync = children.sync?.actor.getSnapshot();
+      const pred = children.predictor?.actor.getSnapshot();
+      const life = children.lifecycle?.actor.getSnapshot();
+      const statuses = children.predictor?.statuses() ?? [];
+      const versions = children.models ? children.models.snapshot('_', '_') : undefined;
       return {
-        sync: { state: stateName(snap.value), stats: snap.context.stats, lastError: snap.context.lastError },
-        predictor: predictor.stats,
+        phase: stateName(snap.value),
+        phase1: snap.context.phase1 ? `${snap.context.phase1.skipped ? 'skipped' : 'done'}: ${snap.context.phase1.reason}` : undefined,
+        lastError: snap.context.lastError,
+        children: children.status,
+        sync: { state: sync ? stateName(sync.value) : 'not started', stats: sync?.context.stats, lastError: sync?.context.lastError },
+        predictor: {
+          state: pred ? stateName(pred.value) : 'not started',
+          stats: pred?.context.stats,
+          warmingUp: statuses.filter((s) => s.state === 'warming_up').length,
+          ready: statuses.filter((s) => s.state !== 'warming_up').length,
+        },
+        lifecycle: { state: life ? stateName(life.value) : 'not started', stats: life?.context.stats },
+        versions: versions ? [...versions.pretrained.map((m) => `${m.version} (${m.regime})`), ...(versions.online ? [`${versions.online.version} (online)`] : [])] : [],
       };
     },
+    async ready(timeoutMs = 600_000) {
+      const s = await waitFor(actor, (x) => x.matches('running') || x.matches('failed') || x.status === 'done', { timeout: timeoutMs });
+      if (!s.matches('running')) throw new Error(`system did not start: ${s.context.lastError ?? stateName(s.value)}`);
+    },
     async stop() {
-      await sync.stop();
-      await predictor.stop();
+      actor.send({ type: 'system.stop' });
+      await waitFor(actor, (s) => s.status === 'done', { timeout: 120_000 });
     },
   };
 }

@@ -6,3 +6,4 @@ export * from './ticks.repo.ts';
 export * from './bars.repo.ts';
 export * from './ingest-state.repo.ts';
 export * from './predictions.repo.ts';
+export * from './prediction-accuracy.repo.ts';

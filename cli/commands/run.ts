@@ -3,8 +3,8 @@ import { jetstream } from '@nats-io/jetstream';
 import { startSystem, type SystemHandle, type SystemStatus } from '../../actors/system.service.ts';
 import { createRootLogger, loadSettings, redactUrl, type Logger, type Settings } from '../../config/index.ts';
 import { interleavedSynthTicks, readBars, tickMessages, type SynthOptions } from '../../market/index.ts';
-import { createPool, ensureDatabase, migrate, type Db } from '../../sql/index.ts';
-import { connectNats, ensureTopology, publishPaced, type PublishStats, type Speed, type TimedMessage } from '../../streams/index.ts';
+import { createPool, ensureDatabase, migrate, predictionAccuracy, type Db } from '../../sql/index.ts';
+import { connectNats, ensureTopology, predictionSchema, publishPaced, type PublishStats, type Speed, type TimedMessage } from '../../streams/index.ts';
 import { intFlag, parseFlags, type CliCommand } from '../command.ts';
 import { CliError, EXIT, UsageError } from '../errors.ts';
 import { parseSpeed, reportRejected, tokenFlag } from './replay.ts';
@@ -22,7 +22,7 @@ const options = {
   'exit-after-replay': { type: 'boolean' },
 } as const;
 
-type Source = { describe: string; bars: number; messages: Iterable<TimedMessage> };
+type Source = { describe: string; venue: string; bars: number; messages: Iterable<TimedMessage> };
 
 /** Open time of the last stored bar of a venue, if any. */
 async function lastBarTs(db: Db, venue: string): Promise<number | undefined> {
@@ -47,7 +47,7 @@ async function buildSource(values: { [K in keyof typeof options]?: string | bool
         prev = b.close;
       }
     }
-    return { describe: `${file} as ticks on md.tick.${venue}.${symbol}`, bars: bars.length, messages: messages() };
+    return { describe: `${file} as ticks on md.tick.${venue}.${symbol}`, venue, bars: bars.length, messages: messages() };
   }
   const venue = tokenFlag(typeof values.venue === 'string' ? values.venue : 'sim', 'venue');
   const symbols = intFlag(values.symbols as string | undefined, 'symbols', 5, 1);
@@ -64,6 +64,7 @@ async function buildSource(values: { [K in keyof typeof options]?: string | bool
   const opts: SynthOptions = { symbols, minutes: span, seed, start };
   return {
     describe: `synthetic market (seed ${seed}): ${symbols} symbols x ${span} minutes as ticks on md.tick.${venue}.SYN*`,
+    venue,
     bars: symbols * span,
     messages: interleavedSynthTicks(venue, opts),
   };
@@ -92,9 +93,40 @@ async function connectAll(settings: Settings, log: Logger): Promise<{ nc: NatsCo
   return { nc, db };
 }
 
-/** Everything published has been stored, every bar closed and predicted. */
+/** Everything published has been stored, every bar closed and seen by the predictor. */
 function drained(s: SystemStatus, published: number, bars: number): boolean {
-  return s.sync.stats.received >= published && s.sync.stats.pending === 0 && s.sync.stats.barsPublished >= bars && s.predictor.bars >= bars;
+  const sync = s.sync.stats;
+  const pred = s.predictor.stats;
+  return sync !== undefined && pred !== undefined && sync.received >= published && sync.pending === 0 && sync.barsPublished >= bars && pred.bars >= bars;
+}
+
+/** Model versions deployed, rejected and rolled back since `since` (epoch ms). */
+async function versionCounts(db: Db, since: number): Promise<{ deployed: number; rejected: number; rolledBack: number }> {
+  const r = await db.query<{ deployed: number; rolledback: number; rejected: number }>(
+    `SELECT (SELECT count(*) FROM model_deployments WHERE action = 'activate' AND at >= to_timestamp($1 / 1000.0))::int AS deployed,
+            (SELECT count(*) FROM model_deployments WHERE action = 'rollback' AND at >= to_timestamp($1 / 1000.0))::int AS rolledback,
+            (SELECT count(*) FROM model_versions WHERE status = 'rejected' AND created_at >= to_timestamp($1 / 1000.0))::int AS rejected`,
+    [since],
+  );
+  const row = r.rows[0];
+  return { deployed: row?.deployed ?? 0, rejected: row?.rejected ?? 0, rolledBack: row?.rolledback ?? 0 };
+}
+
+/** Keeps the last few predictions (core NATS subscription on signal.pred.>) for the live view. */
+function watchPredictions(nc: NatsConnection, keep = 6): { lines: string[]; stop(): void } {
+  const lines: string[] = [];
+  const sub = nc.subscribe('signal.pred.>', {
+    callback: (err, msg) => {
+      if (err) return;
+      const p = predictionSchema.safeParse(msg.json());
+      if (!p.success) return;
+      const d = p.data;
+      const comps = d.components.map((c) => `${c.role}:${c.version}@${c.weight.toFixed(2)}`).join(' ');
+      lines.push(`  ${new Date(d.ts).toISOString().slice(0, 16)} ${d.venue}.${d.symbol.padEnd(8)} value ${d.value.toExponential(2).padStart(10)}  pUp ${d.pUp.toFixed(3)}  conf ${d.confidence.toFixed(2)}  ${d.regime.padEnd(13)} ${d.quality}  ${comps}`);
+      if (lines.length > keep) lines.shift();
+    },
+  });
+  return { lines, stop: () => sub.unsubscribe() };
 }
 
 export const runCommand: CliCommand = {
@@ -130,35 +162,41 @@ export const runCommand: CliCommand = {
       await db.end();
       throw err;
     });
-    const system: SystemHandle = await startSystem({ nc, db, settings, log });
     const started = Date.now();
+    const system: SystemHandle = startSystem({ nc, db, settings, log });
+    const predictions = watchPredictions(nc);
     const abort = new AbortController();
     let stopping = false;
-    const stop = async (code: number): Promise<number> => {
-      if (stopping) return code;
-      stopping = true;
-      abort.abort();
-      clearInterval(timer);
-      await system.stop();
-      await nc.drain().catch(() => undefined);
-      await db.end();
-      return code;
-    };
     let published: PublishStats | undefined;
     let lastReceived = 0;
     let lastAt = Date.now();
     const timer = setInterval(() => {
       const s = system.status();
       const now = Date.now();
-      const rate = ((s.sync.stats.received - lastReceived) * 1000) / Math.max(1, now - lastAt);
-      lastReceived = s.sync.stats.received;
+      const received = s.sync.stats?.received ?? 0;
+      const rate = ((received - lastReceived) * 1000) / Math.max(1, now - lastAt);
+      lastReceived = received;
       lastAt = now;
-      const line = renderPanel({ status: s, ticksPerSecond: rate, elapsedMs: now - started, source: source?.describe ?? 'live (waiting for md.tick.>)', published: published?.published });
-      if (tty) process.stdout.write(`\x1b[H\x1b[2J${line}\n`);
-      else log.info({ state: s.sync.state, ticks: s.sync.stats.stored, ticksPerSecond: Math.round(rate), bars: s.sync.stats.barsPublished, predictions: s.predictor.predictions, invalid: s.sync.stats.invalid }, 'progress');
+      if (tty) {
+        const view = renderPanel({ status: s, ticksPerSecond: rate, elapsedMs: now - started, source: source?.describe ?? 'live (waiting for md.tick.>)', published: published?.published, recent: predictions.lines });
+        process.stdout.write(`\x1b[H\x1b[2J${view}\n`);
+      } else {
+        log.info({ phase: s.phase, sync: s.sync.state, ticks: s.sync.stats?.stored ?? 0, ticksPerSecond: Math.round(rate), bars: s.sync.stats?.barsPublished ?? 0, predictions: s.predictor.stats?.predictions ?? 0, invalid: s.sync.stats?.invalid ?? 0, versions: s.versions }, 'progress');
+      }
     }, 1_000);
+    const stop = async (code: number): Promise<number> => {
+      if (stopping) return code;
+      stopping = true;
+      abort.abort();
+      clearInterval(timer);
+      predictions.stop();
+      await system.stop();
+      await nc.drain().catch(() => undefined);
+      await db.end();
+      return code;
+    };
 
-    const done = new Promise<number>((resolve) => {
+    return new Promise<number>((resolve) => {
       const onSignal = () => {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
@@ -166,23 +204,26 @@ export const runCommand: CliCommand = {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      if (!source) return;
       void (async () => {
+        await system.ready();
+        if (!source || abort.signal.aborted) return;
         published = await publishPaced(jetstream(nc), source.messages, speed, abort.signal);
         if (!exitAfter || abort.signal.aborted) return;
         while (!drained(system.status(), published.published, source.bars) && !abort.signal.aborted) {
           await new Promise((r) => setTimeout(r, 200));
         }
         if (abort.signal.aborted) return;
-        const summary = renderSummary(system.status(), { source: source.describe, published: published.published, seconds: (Date.now() - started) / 1000 });
+        const status = system.status();
+        const [accuracy, versions] = await Promise.all([predictionAccuracy(db, source.venue), versionCounts(db, started)]);
+        const summary = renderSummary(status, { source: source.describe, published: published.published, seconds: (Date.now() - started) / 1000, accuracy, versions });
         const code = await stop(EXIT.ok);
         process.stdout.write(`${summary}\n`);
         resolve(code);
       })().catch((err: unknown) => {
-        log.error({ err }, 'replay failed');
+        log.error({ err }, 'run failed');
+        process.stderr.write(`signals: ${(err as Error).message}\n`);
         resolve(stop(EXIT.internal));
       });
     });
-    return done;
   },
 };

@@ -1,0 +1,195 @@
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { AnyActorRef } from 'xstate';
+import { fromCallback, fromPromise } from 'xstate';
+import type { Logger, Settings } from '../config/index.ts';
+import { KvModelSource } from '../lifecycle/kv-model-source.ts';
+import type { RegistryEnv } from '../lifecycle/registry.ts';
+import { RegistryCandidateSink } from '../lifecycle/registry-candidate-sink.ts';
+import { WeightsScoreFeed } from '../lifecycle/weights-score-feed.ts';
+import type { FeatureSpec } from '../models/index.ts';
+import type { Db } from '../sql/index.ts';
+import { KV_BUCKETS, openBucket } from '../streams/index.ts';
+import { backoffDelay } from './backoff.ts';
+import { startMarketSync, type MarketSyncHandle } from './market-sync.service.ts';
+import { startModelLifecycle, type ModelLifecycleHandle } from './model-lifecycle.service.ts';
+import { runPhase1, type Phase1Result } from './phase1-pretrain.ts';
+import { DEFAULT_PREDICTOR_SPEC } from './predictor.logic.ts';
+import { startPredictors, type PredictorsHandle } from './predictor.service.ts';
+
+export type SupervisorDeps = {
+  nc: NatsConnection;
+  db: Db;
+  settings: Settings;
+  log: Logger;
+  spec?: FeatureSpec;
+  /** Epochs of Phase 1 pretraining (default: the pretraining default). */
+  pretrainEpochs?: number;
+  /** Restarts of one child within `restartWindowMs` before the system is degraded instead of restarting again. */
+  maxRestarts?: number;
+  restartWindowMs?: number;
+};
+
+export type ChildName = 'marketSync' | 'predictor' | 'lifecycle';
+export type ChildStatus = { state: string; restarts: number; lastError: string | undefined };
+
+/** Events the supervision callback sends the phase machine. */
+export type SupervisionEvent =
+  | { type: 'child.failed'; child: ChildName; error: string }
+  | { type: 'child.restarted'; child: ChildName; restarts: number }
+  | { type: 'child.gave_up'; child: ChildName; error: string };
+
+/** The running children, as the status view and the drain see them. */
+export type Children = {
+  sync: MarketSyncHandle | undefined;
+  predictor: PredictorsHandle | undefined;
+  lifecycle: ModelLifecycleHandle | undefined;
+  models: KvModelSource | undefined;
+  feed: WeightsScoreFeed | undefined;
+  phase1: Phase1Result | undefined;
+  status: Record<ChildName, ChildStatus>;
+};
+
+/**
+ * Effects of the phase supervisor: one `fromPromise` per phase (each starts its
+ * children and resolves once they are ready), the `supervise` callback that
+ * restarts a crashed child with backoff (and gives up, degrading the system,
+ * after `maxRestarts` within the window), and `drain` for a clean stop.
+ */
+export function createSupervisorActors(deps: SupervisorDeps) {
+  const log = deps.log.child({ actor: 'phaseSupervisor' });
+  const spec = deps.spec ?? DEFAULT_PREDICTOR_SPEC;
+  const children: Children = {
+    sync: undefined,
+    predictor: undefined,
+    lifecycle: undefined,
+    models: undefined,
+    feed: undefined,
+    phase1: undefined,
+    status: {
+      marketSync: { state: 'not started', restarts: 0, lastError: undefined },
+      predictor: { state: 'not started', restarts: 0, lastError: undefined },
+      lifecycle: { state: 'not started', restarts: 0, lastError: undefined },
+    },
+  };
+  let stopping = false;
+
+  const registryEnv = async (): Promise<RegistryEnv> => ({
+    db: deps.db,
+    kv: await openBucket(deps.nc, KV_BUCKETS.modelActive),
+    js: jetstream(deps.nc),
+    log: deps.log,
+  });
+  const startSync = async () => {
+    const sync = startMarketSync(deps);
+    await sync.ready();
+    children.sync = sync;
+    return sync.actor;
+  };
+  const startPredictor = async () => {
+    if (!children.models) throw new Error('model source not started');
+    const predictor = startPredictors({
+      nc: deps.nc,
+      db: deps.db,
+      settings: deps.settings,
+      log: deps.log,
+      models: children.models,
+      spec,
+      sink: new RegistryCandidateSink({ env: await registryEnv(), models: children.models, actor: 'fine-tuner' }),
+      // Retrain commands are the lifecycle's; the predictor fine-tunes on its own triggers.
+      retrainCommands: false,
+    });
+    await predictor.ready();
+    children.predictor = predictor;
+    return predictor.actor;
+  };
+  const startLifecycle = async () => {
+    children.feed ??= new WeightsScoreFeed(deps.nc, deps.log);
+    const lifecycle = startModelLifecycle({ nc: deps.nc, db: deps.db, settings: deps.settings, log: deps.log, autoRollback: { feed: children.feed } });
+    await lifecycle.ready();
+    children.lifecycle = lifecycle;
+    return lifecycle.actor;
+  };
+  const starters: Record<ChildName, () => Promise<AnyActorRef>> = { marketSync: startSync, predictor: startPredictor, lifecycle: startLifecycle };
+
+  /** Calls `onExit` when a child's actor errors or stops while the system is not stopping. */
+  const watchers = new Map<ChildName, { unsubscribe(): void }>();
+  const watch = (name: ChildName, actor: AnyActorRef, onExit: (name: ChildName, error: string) => void) => {
+    children.status[name].state = 'running';
+    watchers.get(name)?.unsubscribe();
+    watchers.set(
+      name,
+      actor.subscribe({
+        error: (err: unknown) => onExit(name, err instanceof Error ? err.message : String(err)),
+        complete: () => {
+          if (!stopping) onExit(name, 'stopped unexpectedly');
+        },
+      }),
+    );
+  };
+  let onExit: (name: ChildName, error: string) => void = () => undefined;
+
+  const phase1 = fromPromise<Phase1Result>(async () => {
+    children.phase1 = await runPhase1({ nc: deps.nc, db: deps.db, log: deps.log, spec, backend: deps.settings.TFJS_BACKEND, ...(deps.pretrainEpochs ? { epochs: deps.pretrainEpochs } : {}) });
+    return children.phase1;
+  });
+  const phase2 = fromPromise(async () => {
+    watch('marketSync', await startSync(), (n, e) => onExit(n, e));
+  });
+  const phase3 = fromPromise(async () => {
+    children.models = await KvModelSource.start({ nc: deps.nc, db: deps.db, log: deps.log, name: `run-${process.pid}` });
+    watch('lifecycle', await startLifecycle(), (n, e) => onExit(n, e));
+  });
+  const phase4 = fromPromise(async () => {
+    watch('predictor', await startPredictor(), (n, e) => onExit(n, e));
+  });
+
+  const supervise = fromCallback<{ type: 'noop' }>(({ sendBack }) => {
+    const max = deps.maxRestarts ?? 5;
+    const windowMs = deps.restartWindowMs ?? 60_000;
+    const history = new Map<ChildName, number[]>();
+    onExit = (name, error) => {
+      const status = children.status[name];
+      status.state = 'restarting';
+      status.lastError = error;
+      log.error({ child: name, error }, 'child failed');
+      sendBack({ type: 'child.failed', child: name, error });
+      const now = Date.now();
+      const recent = (history.get(name) ?? []).filter((t) => now - t < windowMs);
+      if (recent.length >= max) {
+        status.state = 'failed';
+        sendBack({ type: 'child.gave_up', child: name, error });
+        return;
+      }
+      recent.push(now);
+      history.set(name, recent);
+      const delay = backoffDelay(recent.length - 1, deps.settings.RETRY_MIN_MS, deps.settings.RETRY_MAX_MS);
+      setTimeout(() => {
+        if (stopping) return;
+        starters[name]().then(
+          (actor) => {
+            status.restarts += 1;
+            watch(name, actor, (n, e) => onExit(n, e));
+            sendBack({ type: 'child.restarted', child: name, restarts: status.restarts });
+          },
+          (err: unknown) => onExit(name, err instanceof Error ? err.message : String(err)),
+        );
+      }, delay);
+    };
+    return () => {
+      onExit = () => undefined;
+    };
+  });
+
+  /** Stop order: no new ticks first (marketSync drains and acks), then prediction, then the lifecycle. */
+  const drain = fromPromise(async () => {
+    stopping = true;
+    for (const w of watchers.values()) w.unsubscribe();
+    await children.sync?.stop().catch((err: unknown) => log.warn({ err }, 'marketSync stop'));
+    await children.predictor?.stop().catch((err: unknown) => log.warn({ err }, 'predictor stop'));
+    await children.lifecycle?.stop().catch((err: unknown) => log.warn({ err }, 'lifecycle stop'));
+    await children.models?.stop().catch((err: unknown) => log.warn({ err }, 'model source stop'));
+  });
+
+  return { actors: { phase1, phase2, phase3, phase4, supervise, drain }, children };
+}
