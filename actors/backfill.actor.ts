@@ -50,8 +50,12 @@ export type BackfillInput = {
 /** A recorded gap (a `data_gaps` row) waiting to be filled; `attempts` counts this run's tries. */
 export type GapJob = Gap & { id: number; attempts: number; lastError?: string };
 
-/** What `recordGaps` returns per gap: its row id and whether it still needs filling. */
-export type RecordedGap = Gap & { id: number; needsFill: boolean };
+/**
+ * What `recordGaps` returns per gap: its row id, whether it still needs filling, and
+ * whether this call created the row (`found` counts distinct gaps, not detections:
+ * a rescan of a range still missing finds the same gap again).
+ */
+export type RecordedGap = Gap & { id: number; needsFill: boolean; created: boolean };
 
 export type BackfillStats = {
   found: number;
@@ -159,7 +163,7 @@ export const backfillMachine = setup({
       return {
         detector,
         unrecorded: found.length ? [...context.unrecorded, ...found] : context.unrecorded,
-        stats: { ...context.stats, found: context.stats.found + found.length, lostSequences: context.stats.lostSequences + lost },
+        stats: { ...context.stats, lostSequences: context.stats.lostSequences + lost },
       };
     }),
     observeSilence: assign(({ context, event }) => {
@@ -169,7 +173,6 @@ export const backfillMachine = setup({
       return {
         detector: seen.state,
         unrecorded: [...context.unrecorded, seen.gap],
-        stats: { ...context.stats, found: context.stats.found + 1 },
       };
     }),
     queueScan: assign({
@@ -252,7 +255,6 @@ export const backfillMachine = setup({
                   actions: assign(({ context, event }) => ({
                     scans: context.scans.slice(1),
                     unrecorded: [...context.unrecorded, ...event.output],
-                    stats: { ...context.stats, found: context.stats.found + event.output.length },
                     errorStreak: 0,
                   })),
                 },
@@ -283,11 +285,12 @@ export const backfillMachine = setup({
                     const known = new Set(context.jobs.map((j) => j.id));
                     const fresh = event.output
                       .filter((g) => g.needsFill && !known.has(g.id))
-                      .map(({ needsFill: _needsFill, ...gap }): GapJob => ({ ...gap, attempts: 0 }));
+                      .map(({ needsFill: _needsFill, created: _created, ...gap }): GapJob => ({ ...gap, attempts: 0 }));
                     return {
                       unrecorded: context.unrecorded.slice(context.recording),
                       recording: 0,
                       jobs: [...context.jobs, ...fresh],
+                      stats: { ...context.stats, found: context.stats.found + event.output.filter((g) => g.created).length },
                       errorStreak: 0,
                     };
                   }),

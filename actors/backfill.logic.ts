@@ -126,7 +126,7 @@ export function createBackfillActors(deps: BackfillDeps) {
       log.info({ venue: r.venue, symbol: r.symbol, gapId: r.id, from: r.from, to: r.to, bars: r.bars, kind: r.kind }, 'gap detected');
       await announce({ type: 'gap.detected', venue: r.venue, symbol: r.symbol, from: r.from, to: r.to, kind: r.kind, bars: r.bars, gapId: r.id });
     }
-    return rows.map((r) => ({ ...toJob(r), needsFill: r.status === 'open' || r.status === 'filling' }));
+    return rows.map((r) => ({ ...toJob(r), needsFill: r.status === 'open' || r.status === 'filling', created: r.created }));
   });
 
   const fill = fromPromise<FillOutcome, { job: GapJob; final: boolean; calendar: CalendarSpec; interpolate: boolean }>(

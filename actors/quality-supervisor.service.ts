@@ -380,6 +380,8 @@ export async function startQualitySupervisor(deps: QualitySupervisorDeps): Promi
     }
   }, q.tickMs);
 
+  let stopping: Promise<void> | undefined;
+
   async function settled(timeoutMs = 30_000): Promise<void> {
     const end = Date.now() + timeoutMs;
     for (;;) {
@@ -427,29 +429,35 @@ export async function startQualitySupervisor(deps: QualitySupervisorDeps): Promi
     },
     settled,
     async stop(timeoutMs = 30_000) {
-      await consumer.stop();
-      clearInterval(clock);
-      try {
-        await settled(timeoutMs);
-      } catch (err) {
-        log.warn({ err }, 'stopping with backfill work left (open gaps stay in data_gaps for the next run)');
-      }
-      for (const e of entries.values()) {
-        // Closes the open window now, whatever its bars' age.
-        e.consistency.send({ type: 'clock.tick', now: Number.MAX_SAFE_INTEGER });
-      }
-      await Promise.all(
-        [...entries.values()].map((e) =>
-          waitFor(e.consistency, () => consistencyIdle(e.consistency), { timeout: timeoutMs }).catch((err: unknown) =>
-            log.warn({ err, venue: e.venue, symbol: e.symbol }, 'consistency window not flushed before stop'),
-          ),
-        ),
-      );
-      for (const e of entries.values()) {
-        e.backfill.send({ type: 'backfill.stop' });
-        e.consistency.send({ type: 'consistency.stop' });
-      }
-      log.info({ symbols: entries.size, invalid }, 'quality supervisor stopped');
+      if (stopping) return stopping;
+      stopping = stopAll(timeoutMs);
+      return stopping;
     },
   };
+
+  async function stopAll(timeoutMs: number): Promise<void> {
+    await consumer.stop();
+    clearInterval(clock);
+    try {
+      await settled(timeoutMs);
+    } catch (err) {
+      log.warn({ err }, 'stopping with backfill work left (open gaps stay in data_gaps for the next run)');
+    }
+    for (const e of entries.values()) {
+      // Closes the open window now, whatever its bars' age.
+      e.consistency.send({ type: 'clock.tick', now: Number.MAX_SAFE_INTEGER });
+    }
+    await Promise.all(
+      [...entries.values()].map((e) =>
+        waitFor(e.consistency, () => consistencyIdle(e.consistency), { timeout: timeoutMs }).catch((err: unknown) =>
+          log.warn({ err, venue: e.venue, symbol: e.symbol }, 'consistency window not flushed before stop'),
+        ),
+      ),
+    );
+    for (const e of entries.values()) {
+      e.backfill.send({ type: 'backfill.stop' });
+      e.consistency.send({ type: 'consistency.stop' });
+    }
+    log.info({ symbols: entries.size, invalid }, 'quality supervisor stopped');
+  }
 }

@@ -10,3 +10,4 @@ export * from './alerts.ts';
 export * from './system-service.ts';
 export * from './bus-metrics.ts';
 export * from './actor-metrics.ts';
+export * from './start-ops.ts';

@@ -32,26 +32,30 @@ describe('signals run', () => {
     await database?.dispose();
   });
 
-  it('--exit-after-replay ingests the synthetic market, predicts, prints the summary and exits 0', async () => {
-    const r = await runCli(['run', '--exit-after-replay', '--symbols', '3', '--minutes', '30'], env);
+  it('--exit-after-replay runs Phase 1-4 on the synthetic market, prints the summary and exits 0', async () => {
+    const r = await runCli(['run', '--exit-after-replay', '--symbols', '3', '--minutes', '80'], env);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/\| ticks stored\s+\| 360\s+\|/);
-    expect(r.stdout).toMatch(/\| bars closed\s+\| 90\s+\|/);
-    // Per symbol: the first prediction needs 5 returns (6 bars), then one per bar: 3 x 25.
-    expect(r.stdout).toMatch(/\| predictions\s+\| 75\s+\|/);
+    expect(r.stdout).toMatch(/\| phase 1\s+\| done: trained \d regime models/);
+    expect(r.stdout).toMatch(/\| ticks stored\s+\| 960\s+\|/);
+    expect(r.stdout).toMatch(/\| bars closed\s+\| 240\s+\|/);
+    // The hybrid predictor needs volWindow 30 + lookback 24 bars: per symbol 80 - 53 predictions.
+    expect(r.stdout).toMatch(/\| predictions\s+\| 81\s+\|/);
+    expect(r.stdout).toMatch(/\| versions deployed\s+\| [1-9]/);
+    expect(r.stdout).toMatch(/\| direction accuracy\s+\| \d+\.\d % over 78 scored predictions/);
     const db = createPool(database.url);
     try {
-      expect(await countTicks(db, 'sim')).toBe(360);
+      expect(await countTicks(db, 'sim')).toBe(960);
     } finally {
       await db.end();
     }
   }, 60_000);
 
-  it('a second run continues the synthetic market after the stored bars instead of rewriting them', async () => {
-    const r = await runCli(['run', '--exit-after-replay', '--symbols', '3', '--minutes', '30'], env);
-    // Started within a minute or two of the first run: only the minutes since then are new.
-    if (r.code === 3) expect(r.stderr).toMatch(/already has bars up to/);
-    else expect(r.stdout).toMatch(/duplicates ignored\s+\| 0 /);
+  it('a second run skips Phase 1: the pretrained versions are already active', async () => {
+    const r = await runCli(['run', '--exit-after-replay', '--venue', 'sim2', '--symbols', '2', '--minutes', '60'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\| phase 1\s+\| skipped: pretrained versions already active/);
+    expect(r.stdout).toMatch(/\| ticks stored\s+\| 480\s+\|/);
+    expect(r.stdout).toMatch(/\| predictions\s+\| 14\s+\|/);
   }, 60_000);
 
   it('drains and exits 0 on SIGINT while replaying', async () => {

@@ -21,6 +21,7 @@ import {
   observeBus,
   publishAlert,
   startLagMonitor,
+  startOps,
   startSystemService,
   stateName,
   SYSTEM_SERVICE,
@@ -213,6 +214,27 @@ describe('ops on real nats-server and PostgreSQL', () => {
       const rb = await sys.nc.request('signals.rollback', encodeJson({ scope: 'opsv.AAA' }), { timeout: 3_000 });
       const code = rb.headers?.get('Nats-Service-Error-Code');
       expect(['404', '409'], `nothing to roll back: the lifecycle's error code passes through (got ${code}: ${rb.headers?.get('Nats-Service-Error')})`).toContain(code);
+    });
+  });
+  describe('startOps: everything operational of a process in one call', () => {
+    it('serves /readyz (NATS, database, marketSync), /metrics from the live system, and signals.status', async () => {
+      const ops = await startOps({ nc: sys.nc, db: sys.db, settings: sys.settings, log: sys.log, port: 0, host: '127.0.0.1', status: () => ({ phase: 'hybrid' }) });
+      try {
+        ops.attachMarketSync(sync.actor);
+        const ready = await fetch(`${ops.server.url}/readyz`);
+        const body = (await ready.json()) as { ready: boolean; checks: Record<string, { ok: boolean }> };
+        expect(ready.status, JSON.stringify(body)).toBe(200);
+        expect(Object.keys(body.checks).sort()).toEqual(['database', 'marketSync', 'nats']);
+        await ops.lag.poll();
+        const text = await (await fetch(`${ops.server.url}/metrics`)).text();
+        expect(text).toContain(`signals_consumer_pending_messages{stream="MD_TICKS",consumer="${sys.settings.INGEST_DURABLE}"} 0`);
+        expect(text).toMatch(/signals_process_resident_memory_bytes \d+/);
+        const status = (await sys.nc.request('signals.status', new Uint8Array(), { timeout: 3_000 })).json<{ phase: string }>();
+        expect(status.phase).toBe('hybrid');
+      } finally {
+        await ops.stop();
+      }
+      await expect(fetch(`${ops.server.url}/healthz`), 'the server is closed after stop').rejects.toThrow();
     });
   });
 });
