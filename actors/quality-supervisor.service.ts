@@ -210,6 +210,8 @@ type Entry = {
   unfillableSeen: number;
   reportedGaps: Set<number>;
   forwarding: Promise<void>;
+  /** Bars that arrived while an actor was still starting (it takes events only once running). */
+  waiting: { backfill: FeedBar[]; consistency: FeedBar[] };
 };
 
 const stateName = (value: unknown): string => (typeof value === 'string' ? value : JSON.stringify(value));
@@ -288,6 +290,26 @@ export async function startQualitySupervisor(deps: QualitySupervisorDeps): Promi
     }
   }
 
+  function feedBackfill(e: Entry, bars: FeedBar[]): void {
+    if (!e.backfill.getSnapshot().matches('running')) {
+      e.waiting.backfill.push(...bars);
+      return;
+    }
+    const all = e.waiting.backfill.length > 0 ? [...e.waiting.backfill, ...bars] : bars;
+    e.waiting.backfill = [];
+    if (all.length > 0) e.backfill.send({ type: 'bars.closed', bars: all });
+  }
+
+  function feedConsistency(e: Entry, bars: FeedBar[]): void {
+    if (!e.consistency.getSnapshot().matches('running')) {
+      e.waiting.consistency.push(...bars);
+      return;
+    }
+    const all = e.waiting.consistency.length > 0 ? [...e.waiting.consistency, ...bars] : bars;
+    e.waiting.consistency = [];
+    if (all.length > 0) e.consistency.send({ type: 'bars.closed', bars: all });
+  }
+
   function spawn(venue: string, symbol: string, firstTs: number): Entry {
     const slog = log.child({ venue, symbol });
     const start = expectedStartOf(venue, symbol);
@@ -310,9 +332,11 @@ export async function startQualitySupervisor(deps: QualitySupervisorDeps): Promi
     const c = createActor(consistency, { input: { venue, symbol, config: { windowMs: q.windowMs } } });
     const entry: Entry = {
       venue, symbol, backfill: b, consistency: c, bars: 0, lastBarTs: undefined, unfillableSeen: 0, reportedGaps: new Set(), forwarding: Promise.resolve(),
+      waiting: { backfill: [], consistency: [] },
     };
     b.subscribe({
       next: (s) => {
+        if (entry.waiting.backfill.length > 0 && s.matches('running')) feedBackfill(entry, []);
         if (s.context.stats.unfillable <= entry.unfillableSeen) return;
         entry.unfillableSeen = s.context.stats.unfillable;
         entry.forwarding = entry.forwarding
@@ -321,7 +345,12 @@ export async function startQualitySupervisor(deps: QualitySupervisorDeps): Promi
       },
       error: (err) => slog.error({ err }, 'backfill actor failed'),
     });
-    c.subscribe({ error: (err) => slog.error({ err }, 'consistency actor failed') });
+    c.subscribe({
+      next: (s) => {
+        if (entry.waiting.consistency.length > 0 && s.matches('running')) feedConsistency(entry, []);
+      },
+      error: (err) => slog.error({ err }, 'consistency actor failed'),
+    });
     b.start();
     c.start();
     slog.info({ firstTs, expectedStart: start, calendar: calendars[venue] ?? 'always' }, 'symbol added: backfill and consistency started');
@@ -352,8 +381,8 @@ export async function startQualitySupervisor(deps: QualitySupervisorDeps): Promi
       if (!e) entries.set(key, (e = spawn(g.venue, g.symbol, g.bars[0]?.ts ?? 0)));
       e.bars += g.bars.length;
       for (const bar of g.bars) if (e.lastBarTs === undefined || bar.ts > e.lastBarTs) e.lastBarTs = bar.ts;
-      e.backfill.send({ type: 'bars.closed', bars: g.bars });
-      e.consistency.send({ type: 'bars.closed', bars: g.bars });
+      feedBackfill(e, g.bars);
+      feedConsistency(e, g.bars);
     }
     return batch;
   };
@@ -386,10 +415,10 @@ export async function startQualitySupervisor(deps: QualitySupervisorDeps): Promi
     const end = Date.now() + timeoutMs;
     for (;;) {
       const list = [...entries.values()];
-      const idle = list.every((e) => backfillSettled(e.backfill));
-      if (idle) {
+      const idle = () => list.every((e) => e.waiting.backfill.length === 0 && backfillSettled(e.backfill));
+      if (idle()) {
         await Promise.all(list.map((e) => e.forwarding));
-        if (list.every((e) => backfillSettled(e.backfill))) return;
+        if (idle()) return;
       }
       if (Date.now() > end) throw new Error(`quality supervisor: backfills not settled after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 20));

@@ -70,34 +70,37 @@ export function startTickLoop(
   const keepAlive = (msgs: readonly PulledMsg[]) =>
     setInterval(() => msgs.forEach((m) => m.working()), Math.max(1_000, Math.floor(settings.INGEST_ACK_WAIT_MS / 3)));
 
-  const commit = async (
-    batch: PulledMsg[],
-    screened: { ticks: Tick[]; valid: PulledMsg[]; invalid: number },
+  type Stage = { committed: Promise<void>; done: Promise<void> };
+  const settled: Stage = { committed: Promise.resolve(), done: Promise.resolve() };
+
+  /**
+   * Launches one batch (or grace closure) behind the previous one: its ticks are
+   * inserted at once; its bars are closed and its transaction committed after the
+   * previous commit; its bars are published and its messages acked after the
+   * previous batch's publish. So commits and publishes keep batch order while
+   * validation, inserts and publishes of neighbouring batches overlap.
+   */
+  const launch = (
+    prev: Stage,
+    ticks: Tick[],
     plan: BatchPlan,
-    started: number,
-    after: Promise<void>,
-  ) => {
-    const timer = keepAlive(batch);
-    try {
-      const { stored, bars } = await retryForever(() => pipeline.store(screened.ticks, plan, after), retry);
-      const barsPublished = await retryForever(() => pipeline.publishBars(bars), retry);
-      // AckAll consumer: acking the batch's last valid message acks it all (invalid ones were terminated).
-      screened.valid.at(-1)?.ack();
-      const last = batch[batch.length - 1];
-      callbacks.onBatch({
-        received: batch.length,
-        stored,
-        duplicates: screened.ticks.length - stored,
-        invalid: screened.invalid,
-        barsPublished,
-        lateBars: plan.late.length,
-        pending: last?.info.pending ?? 0,
-        lastStreamSeq: last?.info.streamSequence ?? 0,
-        durationMs: performance.now() - started,
-      });
-    } finally {
-      clearInterval(timer);
-    }
+    onDone: (stored: number, barsPublished: number) => void,
+    keep: readonly PulledMsg[],
+  ): Stage => {
+    const timer = keepAlive(keep);
+    const stored = retryForever(() => pipeline.store(ticks, plan, prev.committed), retry);
+    const committed = stored.then(() => undefined);
+    const done = (async () => {
+      try {
+        const { stored: n, bars } = await stored;
+        await prev.done;
+        const barsPublished = await retryForever(() => pipeline.publishBars(bars), retry);
+        onDone(n, barsPublished);
+      } finally {
+        clearInterval(timer);
+      }
+    })();
+    return { committed, done };
   };
 
   const run = async () => {
@@ -112,7 +115,8 @@ export function startTickLoop(
       },
     });
     pump.start();
-    let previous: Promise<void> = Promise.resolve();
+    let previous: Stage = settled;
+    const inflight: Stage[] = [];
     try {
       while (!stopping) {
         if (buffer.length === 0) {
@@ -130,27 +134,41 @@ export function startTickLoop(
           const plan = pipeline.tracker.plan(screened.ticks, now());
           pipeline.tracker.apply(plan);
           const before = previous;
-          previous = commit(batch, screened, plan, started, before);
-          await before; // at most two batches in PostgreSQL while the next one is validated
+          previous = launch(before, screened.ticks, plan, (stored, barsPublished) => {
+            // AckAll consumer: acking the batch's last valid message acks it all (invalid ones were terminated).
+            screened.valid.at(-1)?.ack();
+            const last = batch[batch.length - 1];
+            callbacks.onBatch({
+              received: batch.length,
+              stored,
+              duplicates: screened.ticks.length - stored,
+              invalid: screened.invalid,
+              barsPublished,
+              lateBars: plan.late.length,
+              pending: last?.info.pending ?? 0,
+              lastStreamSeq: last?.info.streamSequence ?? 0,
+              durationMs: performance.now() - started,
+            });
+          }, batch);
+          await before.committed; // the next batch is validated while this one is stored
+          inflight.push(previous);
+          // Bound the batches waiting to be published (a slow NATS must not grow memory without limit).
+          while (inflight.length > 3) await inflight.shift()?.done;
         } else {
           const deadline = pipeline.tracker.nextDeadline(settings.BAR_GRACE_MS);
           if (deadline !== undefined && deadline <= now()) {
             const plan = pipeline.planExpired(settings.BAR_GRACE_MS);
-            const before = previous;
             const started = performance.now();
-            previous = before.then(async () => {
-              const { bars } = await retryForever(() => pipeline.store([], plan, before), retry);
-              const barsPublished = await retryForever(() => pipeline.publishBars(bars), retry);
+            previous = launch(previous, [], plan, (_stored, barsPublished) => {
               callbacks.onBatch({
                 received: 0, stored: 0, duplicates: 0, invalid: 0, barsPublished, lateBars: 0,
                 pending: 0, lastStreamSeq: 0, durationMs: performance.now() - started,
               });
-            });
-            await before;
+            }, []);
           }
         }
       }
-      await previous;
+      await previous.done;
     } finally {
       // Whatever is still buffered was never acked: the server delivers it again.
       await pump.close();

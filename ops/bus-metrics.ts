@@ -46,7 +46,7 @@ export async function observeBus(nc: NatsConnection, metrics: OpsMetrics, log: L
           olog.warn({ err, subject: m.subject }, 'metric update failed');
         }
       }
-    })();
+    })().catch((err: unknown) => olog.warn({ err, subject }, 'bus subscription ended'));
   };
 
   listen('md.bar.1m.>', (subject, data) => {

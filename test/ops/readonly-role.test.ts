@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, migrate, type Db } from '../../sql/index.ts';
 import { TestDatabase } from '../helpers/postgres.ts';

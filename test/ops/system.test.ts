@@ -76,7 +76,7 @@ describe('ops on real nats-server and PostgreSQL', () => {
     );
     await eventually(async () => (await value(metrics.ticksStored)) === ticks.length, 15_000, 'every tick counted as stored');
     expect(await countTicks(sys.db, 'opsv', 'AAA'), 'metric agrees with the table').toBe(60);
-    await eventually(async () => (await value(metrics.predictions)) >= 2 * (11 - 5), 15_000, 'predictions after the warm-up bars');
+    await eventually(async () => (await value(metrics.predictions)) === 2 * (11 - 5), 15_000, 'one prediction per closed bar after the 5 warm-up bars');
     expect(await value(metrics.barsPublished), '11 closed bars per symbol').toBe(22);
     const latency = (await metrics.predictionSeconds.get()).values.find((v) => v.metricName === 'signals_prediction_latency_seconds_count');
     expect(latency?.value, 'one latency observation per prediction matched to its bar').toBe(await value(metrics.predictions));

@@ -228,7 +228,7 @@ describe('dataSync on nats-server + PostgreSQL', () => {
     });
   }
 
-  it('with live ticks flowing through marketSync while history loads, three synchronisers see the source exactly', async () => {
+  it('with live ticks flowing through marketSync while history loads, three synchronisers see the source exactly, corrections included', async () => {
     const venue = 'sync_flow';
     const source = all.slice(5_000, 6_200);
     const market = startMarketSync({ nc: sys.nc, db: sys.db, settings: sys.settings, log: sys.log });
@@ -259,18 +259,27 @@ describe('dataSync on nats-server + PostgreSQL', () => {
       await new Promise((r) => setTimeout(r, 25));
     }
     await eventually(async () => (await readBars(sys.db, venue, SYMBOL)).length === source.length, 30_000, 'every bar ingested');
+    // A late tick for bar 1,000 (after its close tick, above its high): the ingest path
+    // re-closes that bar as revision 1 and publishes the correction.
+    const late = source[1_000] as BarRow;
+    const lateTick = { venue, symbol: SYMBOL, ts: late.ts + 50_000, price: late.high + 10, size: 0.5, tradeId: 'late-1' };
+    await publishPipelined(js, [{ subject: subjects.tick(venue, SYMBOL), payload: lateTick, msgId: msgIds.tick(venue, SYMBOL, 'late-1') }]);
+    await eventually(async () => (await readBars(sys.db, venue, SYMBOL, late.ts, late.ts))[0]?.revision === 1, 10_000, 'bar corrected by the late tick');
     for (const s of syncs) {
-      await eventually(() => s.handle.status().watermark === source.at(-1)?.ts, 20_000, 'synchroniser reached the last bar');
+      await eventually(() => s.handle.status().watermark === source.at(-1)?.ts && s.handle.status().stats.corrections === 1, 20_000, 'synchroniser got the last bar and the correction');
       await s.handle.stop();
     }
     await market.stop();
+    const truth = await readBars(sys.db, venue, SYMBOL);
+    expect(truth[1_000], 'the corrected bar').toMatchObject({ ts: late.ts, close: lateTick.price, high: lateTick.price, revision: 1 });
 
     const relation: string[] = [];
     for (const [k, s] of syncs.entries()) {
       const { series, newTs, problems } = applyDeliveries(s.got);
       expect(problems, `sync ${k}: no duplicate, no disorder`).toEqual([]);
       expect(newTs, `sync ${k}: no gap`).toEqual(source.map((b) => b.ts));
-      expect(series.map(values), `sync ${k}: values equal the source`).toEqual(source.map(values));
+      expect(series.map(values), `sync ${k}: values equal the source, with the correction applied`).toEqual(truth.map(values));
+      expect(s.got.filter((d) => d.kind === 'correction').map((d) => [d.bar.ts, d.bar.revision]), `sync ${k}: one correction`).toEqual([[late.ts, 1]]);
       const at = s.handle.status().handoffAt;
       const first = s.firstLive;
       relation.push(`sync ${k}: watermark ${at === undefined ? '-' : (at - (source[0]?.ts ?? 0)) / 60_000}, first live ${first === undefined ? '-' : (first - (source[0]?.ts ?? 0)) / 60_000}, duplicates dropped ${s.handle.status().stats.duplicates}`);
