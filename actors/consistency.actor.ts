@@ -68,7 +68,7 @@ export type ConsistencyContext = {
   checkState: CheckState;
   health: HealthTrack;
   pending: ReportOut | undefined;
-  /** Findings from outside the checks (unfillable gaps), added to the next window's report. */
+  /** Findings from outside the checks (unfillable gaps), added to the report of the first window evaluated at or after their time. */
   external: Finding[];
   errorStreak: number;
   lastError: string | undefined;
@@ -214,7 +214,9 @@ export const consistencyMachine = setup({
               target: 'publishing',
               actions: assign(({ context, event }) => {
                 const window = context.ready[0] ?? { start: 0, bars: [] };
-                const findings = [...event.output.findings, ...context.external];
+                // External findings about this window or earlier go into its report; later ones wait for theirs.
+                const windowEnd = window.start + context.config.windowMs;
+                const findings = [...event.output.findings, ...context.external.filter((f) => f.ts < windowEnd)];
                 const { checkState } = event.output;
                 const next = nextHealth(context.health, findings, context.config.health);
                 const report: QualityReport = {
@@ -231,7 +233,7 @@ export const consistencyMachine = setup({
                   checkState,
                   health: next.track,
                   pending: { report, change: next.change },
-                  external: [],
+                  external: context.external.filter((f) => f.ts >= windowEnd),
                   errorStreak: 0,
                   stats: {
                     ...context.stats,
