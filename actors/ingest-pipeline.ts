@@ -1,7 +1,9 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from '../config/index.ts';
 import {
+  checkout,
   closeBarsFromTicks,
+  isTransientDbError,
   deleteOutbox,
   insertTicks,
   loadIngestState,
@@ -100,7 +102,7 @@ export class IngestPipeline {
    * batches still commit in order, while two inserts overlap in PostgreSQL.
    */
   async store(ticks: readonly Tick[], plan: BatchPlan, after: Promise<unknown> = Promise.resolve()): Promise<{ stored: number; bars: StoredBar[] }> {
-    const client = await this.deps.db.connect();
+    const client = await checkout(this.deps.db);
     try {
       await client.query('BEGIN');
       const stored = await insertTicks(client, ticks);
@@ -108,12 +110,12 @@ export class IngestPipeline {
       const bars = await closeBarsFromTicks(client, plan.close, this.deps.barSource ?? 'live');
       await saveIngestState(client, plan.next);
       await client.query('COMMIT');
+      client.done();
       return { stored, bars };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
+      client.done(err instanceof Error && isTransientDbError(err) ? err : undefined);
       throw err;
-    } finally {
-      client.release();
     }
   }
 

@@ -40,19 +40,41 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
   }
 }
 
+/**
+ * Checks a client out of the pool with an 'error' listener attached for as long
+ * as it is held: a connection cut mid-query (server restart, terminated backend)
+ * then surfaces as the query's rejection instead of an unhandled 'error' event
+ * that would crash the process. `release` removes the listener.
+ */
+export async function checkout(db: Db): Promise<pg.PoolClient & { done(err?: Error): void }> {
+  const client = await db.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error) => {
+    broken = err;
+  };
+  client.on('error', onError);
+  return Object.assign(client, {
+    done(err?: Error) {
+      client.off('error', onError);
+      // A client whose connection failed is destroyed, not returned to the pool.
+      client.release(err ?? broken);
+    },
+  });
+}
+
 /** Runs `fn` in a transaction on one client; rolls back on error. */
 export async function withTransaction<T>(db: Db, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await db.connect();
+  const client = await checkout(db);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
+    client.done();
     return result;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
+    client.done(err instanceof Error && isTransientDbError(err) ? err : undefined);
     throw err;
-  } finally {
-    client.release();
   }
 }
 

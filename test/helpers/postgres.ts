@@ -37,3 +37,14 @@ export class TestDatabase {
     }
   }
 }
+
+/** Runs one statement on the server's admin database (for outage tests on a test database). */
+export async function adminQuery(sql: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl() });
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
+}

@@ -149,6 +149,7 @@ describe('live replay with carved gaps -> backfill from CSV history', () => {
     const withGap = reports.filter((r) => r.findings.some((f) => f.kind === 'gap'));
     expect(withGap.length, 'one report carries the unfillable gap').toBe(1);
     expect(withGap[0]?.findings.find((f) => f.kind === 'gap')?.ts, 'the finding names the hole').toBe(holeGap.from);
+    expect(withGap[0]?.windowTo ?? 0, 'in the report of the hole\'s window or a later one').toBeGreaterThanOrEqual(holeGap.from);
     expect(withGap[0]?.state, 'and the symbol is degraded by it').toBe('degraded');
     const st = sup.status().find((s) => s.venue === venue);
     expect(st?.gaps, 'supervisor status').toMatchObject({ found: carves.length, filled: carves.length - 1, unfillable: 1 });
