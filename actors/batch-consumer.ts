@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { PullPump, type PulledMsg } from '../streams/index.ts';
 import type { Logger } from '../config/index.ts';
-import { retryForever, sleep } from './backoff.ts';
+import { retryForever } from './backoff.ts';
 
 export type BatchConsumerOptions = {
   nc: NatsConnection;
@@ -75,7 +75,16 @@ export function startBatchConsumer(opts: BatchConsumerOptions): BatchConsumerHan
     try {
       while (!stopping) {
         if (buffer.length === 0) {
-          await Promise.race([new Promise<void>((r) => (wake = r)), sleep(opts.idleMs ?? 1_000, abort.signal)]);
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(() => {
+              wake = undefined;
+              resolve();
+            }, opts.idleMs ?? 1_000);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
           wake = undefined;
           const idle = opts.onIdle;
           if (buffer.length === 0 && idle && !stopping) await retryForever(() => idle(), retry);

@@ -13,6 +13,7 @@ import { KV_BUCKETS, openBucket } from '../streams/index.ts';
 import { backoffDelay } from './backoff.ts';
 import { startMarketSync, type MarketSyncHandle } from './market-sync.service.ts';
 import { startModelLifecycle, type ModelLifecycleHandle } from './model-lifecycle.service.ts';
+import { historyFromSettings, parseQualitySettings, startQualitySupervisor, type QualitySupervisorHandle } from './quality-supervisor.service.ts';
 import { runPhase1, type Phase1Result } from './phase1-pretrain.ts';
 import { DEFAULT_PREDICTOR_SPEC } from './predictor.logic.ts';
 import { startPredictors, type PredictorsHandle } from './predictor.service.ts';
@@ -45,6 +46,7 @@ export type Children = {
   predictor: PredictorsHandle | undefined;
   lifecycle: ModelLifecycleHandle | undefined;
   models: KvModelSource | undefined;
+  quality: QualitySupervisorHandle | undefined;
   feed: WeightsScoreFeed | undefined;
   phase1: Phase1Result | undefined;
   status: Record<ChildName, ChildStatus>;
@@ -64,6 +66,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
     predictor: undefined,
     lifecycle: undefined,
     models: undefined,
+    quality: undefined,
     feed: undefined,
     phase1: undefined,
     status: {
@@ -135,6 +138,14 @@ export function createSupervisorActors(deps: SupervisorDeps) {
   });
   const phase2 = fromPromise(async () => {
     watch('marketSync', await startSync(), (n, e) => onExit(n, e));
+    const quality = parseQualitySettings(process.env);
+    children.quality = await startQualitySupervisor({
+      nc: deps.nc,
+      db: deps.db,
+      settings: deps.settings,
+      log: deps.log,
+      provider: historyFromSettings(quality, deps.log),
+    });
   });
   const phase3 = fromPromise(async () => {
     children.models = await KvModelSource.start({ nc: deps.nc, db: deps.db, log: deps.log, name: `run-${process.pid}` });
@@ -186,6 +197,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
     stopping = true;
     for (const w of watchers.values()) w.unsubscribe();
     await children.sync?.stop().catch((err: unknown) => log.warn({ err }, 'marketSync stop'));
+    await children.quality?.stop(10_000).catch((err: unknown) => log.warn({ err }, 'quality supervisor stop'));
     await children.predictor?.stop().catch((err: unknown) => log.warn({ err }, 'predictor stop'));
     await children.lifecycle?.stop().catch((err: unknown) => log.warn({ err }, 'lifecycle stop'));
     await children.models?.stop().catch((err: unknown) => log.warn({ err }, 'model source stop'));

@@ -2,7 +2,7 @@ import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createActor, waitFor, type Actor } from 'xstate';
 import { z } from 'zod';
-import type { Logger, Settings } from '../config/index.ts';
+import { qualitySettingsShape, type Logger, type Settings } from '../config/index.ts';
 import {
   createCsvDirHistory,
   qualityBoard,
@@ -70,8 +70,6 @@ export class QualitySettingsError extends Error {
   }
 }
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const CALENDAR_NAMES = ['always', 'nyse'] as const;
 
 function parseTime(text: string): number | undefined {
@@ -107,20 +105,7 @@ function parseExpectedStart(text: string, issues: string[]): ExpectedStart {
   return { ...out, by };
 }
 
-const envSchema = z.object({
-  QUALITY_HISTORY_DIR: z.string().min(1).optional(),
-  QUALITY_INTERPOLATE: bool.default(false),
-  QUALITY_SILENCE_TIMEOUT_MS: int(0, 86_400_000).default(300_000),
-  QUALITY_LIVE_LAG_MS: int(0, 365 * 86_400_000).default(86_400_000),
-  QUALITY_CALENDARS: z.string().default(''),
-  QUALITY_EXPECTED_START: z.string().default(''),
-  QUALITY_FILL_ATTEMPTS: int(1, 100).default(4),
-  QUALITY_RETRY_MIN_MS: int(1, 600_000).default(1_000),
-  QUALITY_RETRY_MAX_MS: int(1, 3_600_000).default(60_000),
-  QUALITY_WINDOW_MS: int(60_000, 86_400_000).default(900_000),
-  QUALITY_TICK_MS: int(100, 600_000).default(5_000),
-  QUALITY_DURABLE: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('quality_supervisor'),
-});
+const envSchema = z.object(qualitySettingsShape);
 
 /** Reads the quality settings from an environment (empty strings count as unset). Throws QualitySettingsError. */
 export function parseQualitySettings(env: NodeJS.ProcessEnv = process.env): QualitySettings {

@@ -7,6 +7,7 @@ import type { ModelLifecycleStats } from './model-lifecycle.actor.ts';
 import { phaseSupervisorMachine } from './phase-supervisor.actor.ts';
 import { createSupervisorActors, type ChildName, type ChildStatus, type SupervisorDeps } from './phase-supervisor.logic.ts';
 import type { PredictorStats } from './predictor.actor.ts';
+import type { SymbolQualityStatus } from './quality-supervisor.service.ts';
 
 export type SystemDeps = { nc: NatsConnection; db: Db; settings: Settings; log: Logger } & Omit<SupervisorDeps, 'nc' | 'db' | 'settings' | 'log'>;
 
@@ -19,6 +20,8 @@ export type SystemStatus = {
   sync: { state: string; stats: MarketSyncStats | undefined; lastError: string | undefined };
   predictor: { state: string; stats: PredictorStats | undefined; warmingUp: number; ready: number };
   lifecycle: { state: string; stats: ModelLifecycleStats | undefined };
+  /** Data quality: symbols per state and gaps over all symbols. */
+  quality: { healthy: number; degraded: number; quarantined: number; gapsFound: number; gapsFilled: number; gapsUnfillable: number };
   /** Active model versions for the `default` key (every symbol without its own). */
   versions: string[];
 };
@@ -40,6 +43,17 @@ export function stateName(value: unknown): string {
     return `${k}.${stateName(v)}`;
   }
   return String(value);
+}
+
+function qualitySummary(rows: readonly SymbolQualityStatus[]): SystemStatus['quality'] {
+  const q = { healthy: 0, degraded: 0, quarantined: 0, gapsFound: 0, gapsFilled: 0, gapsUnfillable: 0 };
+  for (const r of rows) {
+    q[r.quality] += 1;
+    q.gapsFound += r.gaps.found;
+    q.gapsFilled += r.gaps.filled;
+    q.gapsUnfillable += r.gaps.unfillable;
+  }
+  return q;
 }
 
 /** Starts the phase supervisor (the root actor): Phase 1 pretraining, 2 live sync, 3 online learning, 4 hybrid prediction. */
@@ -70,6 +84,7 @@ export function startSystem(deps: SystemDeps): SystemHandle {
           ready: statuses.filter((s) => s.state !== 'warming_up').length,
         },
         lifecycle: { state: life ? stateName(life.value) : 'not started', stats: life?.context.stats },
+        quality: qualitySummary(children.quality?.status() ?? []),
         versions: versions ? [...versions.pretrained.map((m) => `${m.version} (${m.regime})`), ...(versions.online ? [`${versions.online.version} (online)`] : [])] : [],
       };
     },

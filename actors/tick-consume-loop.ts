@@ -5,6 +5,9 @@ import type { BatchOutcome, IngestPipeline } from './ingest-pipeline.ts';
 import type { BatchPlan } from './minute-tracker.ts';
 import { PullPump, type PulledMsg, type Tick } from '../streams/index.ts';
 
+/** How often an idle loop publishes bars others queued in `bar_outbox` (backfill fills). */
+const OUTBOX_DRAIN_MS = 1_000;
+
 export type TickLoopCallbacks = {
   onBatch(outcome: BatchOutcome): void;
   onDegraded(reason: string): void;
@@ -116,6 +119,7 @@ export function startTickLoop(
     });
     pump.start();
     let previous: Stage = settled;
+    let lastOutboxDrain = now();
     const inflight: Stage[] = [];
     try {
       while (!stopping) {
@@ -155,6 +159,24 @@ export function startTickLoop(
           // Bound the batches waiting to be published (a slow NATS must not grow memory without limit).
           while (inflight.length > 3) await inflight.shift()?.done;
         } else {
+          if (now() - lastOutboxDrain >= OUTBOX_DRAIN_MS) {
+            // Bars written by others (backfill) wait in the outbox: publish them in order with ours.
+            lastOutboxDrain = now();
+            const before = previous;
+            const started = performance.now();
+            previous = {
+              committed: before.committed,
+              done: before.done.then(async () => {
+                const barsPublished = await retryForever(() => pipeline.drainOutbox(), retry);
+                if (barsPublished > 0) {
+                  callbacks.onBatch({
+                    received: 0, stored: 0, duplicates: 0, invalid: 0, barsPublished, lateBars: 0,
+                    pending: 0, lastStreamSeq: 0, durationMs: performance.now() - started,
+                  });
+                }
+              }),
+            };
+          }
           const deadline = pipeline.tracker.nextDeadline(settings.BAR_GRACE_MS);
           if (deadline !== undefined && deadline <= now()) {
             const plan = pipeline.planExpired(settings.BAR_GRACE_MS);

@@ -5,6 +5,23 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** Data-quality settings (backfill, consistency checks); documented in README "Configuration". */
+export const qualitySettingsShape = {
+  /** Directory of bars CSV files (`<venue>/<symbol>.csv` or `<symbol>.csv`) the backfill fills gaps from. */
+  QUALITY_HISTORY_DIR: z.string().min(1).optional(),
+  QUALITY_INTERPOLATE: bool.default(false),
+  QUALITY_SILENCE_TIMEOUT_MS: int(0, 86_400_000).default(300_000),
+  QUALITY_LIVE_LAG_MS: int(0, 365 * 86_400_000).default(86_400_000),
+  QUALITY_CALENDARS: z.string().default(''),
+  QUALITY_EXPECTED_START: z.string().default(''),
+  QUALITY_FILL_ATTEMPTS: int(1, 100).default(4),
+  QUALITY_RETRY_MIN_MS: int(1, 600_000).default(1_000),
+  QUALITY_RETRY_MAX_MS: int(1, 3_600_000).default(60_000),
+  QUALITY_WINDOW_MS: int(60_000, 86_400_000).default(900_000),
+  QUALITY_TICK_MS: int(100, 600_000).default(5_000),
+  QUALITY_DURABLE: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('quality_supervisor'),
+};
+
 /**
  * Every setting of the system, keyed by its environment variable name.
  * Defaults are the documented ones (README "Configuration").
@@ -46,6 +63,7 @@ export const settingsSchema = z.object({
   TFJS_BACKEND: z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).optional(),
   ARTIFACTS_DIR: z.string().min(1).default('artifacts'),
   METRICS_PORT: int(0, 65_535).default(9464),
+  ...qualitySettingsShape,
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
