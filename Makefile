@@ -65,5 +65,6 @@ clean: services-down ## stop local services, remove .data and artifacts
 
 # Swallow extra words given after `run-phase-automation --`.
 ifneq ($(RUN_ARGS),)
+.PHONY: $(RUN_ARGS)
 $(eval $(RUN_ARGS):;@:)
 endif
