@@ -22,6 +22,7 @@ ENV_FILE="$DATA/services.env"
 NATS_PORT="${LOCAL_NATS_PORT:-14222}"
 NATS_HTTP_PORT="${LOCAL_NATS_HTTP_PORT:-18222}"
 PG_PORT="${LOCAL_PG_PORT:-15432}"
+SYSTEM_PG_PORT="${SYSTEM_PG_PORT:-5432}"
 
 say() { echo "services: $*" >&2; }
 
@@ -52,7 +53,7 @@ ensure_pg_binary() {
 
 # Prints a DATABASE_URL of a running server (without database name suffix handled by caller).
 ensure_postgres() {
-  if port_open 5432; then echo "postgresql://postgres@127.0.0.1:5432"; return; fi
+  if port_open "$SYSTEM_PG_PORT"; then echo "postgresql://postgres@127.0.0.1:$SYSTEM_PG_PORT"; return; fi
   ensure_pg_binary
   if command -v pg_lsclusters >/dev/null 2>&1 && [ -n "$(pg_lsclusters -h 2>/dev/null | head -1)" ]; then
     local ver name
@@ -60,7 +61,7 @@ ensure_postgres() {
     say "starting system PostgreSQL cluster $ver/$name"
     pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start >&2 || true
     for _ in $(seq 1 30); do port_open 5432 && break; sleep 1; done
-    if port_open 5432; then echo "postgresql://postgres@127.0.0.1:5432"; return; fi
+    if port_open "$SYSTEM_PG_PORT"; then echo "postgresql://postgres@127.0.0.1:$SYSTEM_PG_PORT"; return; fi
   fi
   # A private cluster owned by the postgres user, under .data/pg.
   local bin; bin=$(pg_bin_dir)
@@ -72,7 +73,8 @@ ensure_postgres() {
   fi
   if ! port_open "$PG_PORT"; then
     say "starting private PostgreSQL on 127.0.0.1:$PG_PORT"
-    su postgres -s /bin/sh -c "$bin/pg_ctl -D '$DATA/pg' -l '$DATA/pg.log' -o '-p $PG_PORT -c listen_addresses=127.0.0.1 -k /tmp' -w start" >&2
+    su postgres -s /bin/sh -c "$bin/pg_ctl -D '$DATA/pg' -l '$DATA/pg/server.log' -o '-p $PG_PORT -c listen_addresses=127.0.0.1 -k /tmp' -w start" >&2 \
+      || { say "private PostgreSQL did not start; see $DATA/pg/server.log"; exit 1; }
     touch "$DATA/pg.started-by-us"
   fi
   echo "postgresql://postgres@127.0.0.1:$PG_PORT"
@@ -95,8 +97,8 @@ ensure_nats() {
 case "${1:-up}" in
   up)
     nats_url="${NATS_URL:-}"; db_url="${DATABASE_URL:-}"
-    [ -n "$nats_url" ] || nats_url=$(ensure_nats)
-    [ -n "$db_url" ] || db_url="$(ensure_postgres)/signals"
+    if [ -z "$nats_url" ]; then nats_url=$(ensure_nats) || exit 1; fi
+    if [ -z "$db_url" ]; then base=$(ensure_postgres) || exit 1; db_url="$base/signals"; fi
     ensure_nats_binary
     printf 'export NATS_URL=%q\nexport DATABASE_URL=%q\n' "$nats_url" "$db_url" > "$ENV_FILE"
     say "NATS_URL=$nats_url"
@@ -105,7 +107,7 @@ case "${1:-up}" in
   tools)
     ensure_nats_binary
     if [ -z "${TEST_PG_URL:-}" ]; then
-      base=$(ensure_postgres)
+      base=$(ensure_postgres) || exit 1
       printf 'export TEST_PG_URL=%q\n' "$base/postgres" > "$DATA/test.env"
     else
       printf 'export TEST_PG_URL=%q\n' "$TEST_PG_URL" > "$DATA/test.env"
