@@ -8,6 +8,7 @@ import type { RegistryEnv } from '../lifecycle/registry.ts';
 import { RegistryCandidateSink } from '../lifecycle/registry-candidate-sink.ts';
 import { WeightsScoreFeed } from '../lifecycle/weights-score-feed.ts';
 import type { FeatureSpec } from '../models/index.ts';
+import { startOps, type OpsHandle } from '../ops/index.ts';
 import type { Db } from '../sql/index.ts';
 import { KV_BUCKETS, openBucket } from '../streams/index.ts';
 import { backoffDelay } from './backoff.ts';
@@ -29,6 +30,8 @@ export type SupervisorDeps = {
   /** Restarts of one child within `restartWindowMs` before the system is degraded instead of restarting again. */
   maxRestarts?: number;
   restartWindowMs?: number;
+  /** What the `signals.status` endpoint answers (the system's status). */
+  status?: () => unknown;
 };
 
 export type ChildName = 'marketSync' | 'predictor' | 'lifecycle';
@@ -47,6 +50,7 @@ export type Children = {
   lifecycle: ModelLifecycleHandle | undefined;
   models: KvModelSource | undefined;
   quality: QualitySupervisorHandle | undefined;
+  ops: OpsHandle | undefined;
   feed: WeightsScoreFeed | undefined;
   phase1: Phase1Result | undefined;
   status: Record<ChildName, ChildStatus>;
@@ -67,6 +71,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
     lifecycle: undefined,
     models: undefined,
     quality: undefined,
+    ops: undefined,
     feed: undefined,
     phase1: undefined,
     status: {
@@ -153,6 +158,18 @@ export function createSupervisorActors(deps: SupervisorDeps) {
   });
   const phase4 = fromPromise(async () => {
     watch('predictor', await startPredictor(), (n, e) => onExit(n, e));
+    // Monitoring: metrics/health HTTP, consumer lag, alerts, the `signals` NATS service.
+    try {
+      children.ops = await startOps({ nc: deps.nc, db: deps.db, settings: deps.settings, log: deps.log, status: () => deps.status?.() ?? {} });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new Error(
+        e.code === 'EADDRINUSE' ? `METRICS_PORT ${deps.settings.METRICS_PORT} is in use: set METRICS_PORT to a free port (0 = any)` : e.message,
+        { cause: err },
+      );
+    }
+    if (children.sync) children.ops.attachMarketSync(children.sync.actor);
+    children.ops.metrics.setPhase('phase4');
   });
 
   const supervise = fromCallback<{ type: 'noop' }>(({ sendBack }) => {
@@ -165,11 +182,13 @@ export function createSupervisorActors(deps: SupervisorDeps) {
       status.lastError = error;
       log.error({ child: name, error }, 'child failed');
       sendBack({ type: 'child.failed', child: name, error });
+      void children.ops?.alert('child_restart', { severity: 'warning', message: `${name} failed: ${error}`, details: { child: name } });
       const now = Date.now();
       const recent = (history.get(name) ?? []).filter((t) => now - t < windowMs);
       if (recent.length >= max) {
         status.state = 'failed';
         sendBack({ type: 'child.gave_up', child: name, error });
+        void children.ops?.alert('degraded', { severity: 'critical', message: `${name} failed ${max} times within ${windowMs / 1000} s; running without it`, details: { child: name } });
         return;
       }
       recent.push(now);
@@ -180,6 +199,8 @@ export function createSupervisorActors(deps: SupervisorDeps) {
         starters[name]().then(
           (actor) => {
             status.restarts += 1;
+            children.ops?.metrics.childRestarts.inc({ child: name });
+            if (name === 'marketSync' && children.sync) children.ops?.attachMarketSync(children.sync.actor);
             watch(name, actor, (n, e) => onExit(n, e));
             sendBack({ type: 'child.restarted', child: name, restarts: status.restarts });
           },
@@ -201,6 +222,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
     await children.predictor?.stop().catch((err: unknown) => log.warn({ err }, 'predictor stop'));
     await children.lifecycle?.stop().catch((err: unknown) => log.warn({ err }, 'lifecycle stop'));
     await children.models?.stop().catch((err: unknown) => log.warn({ err }, 'model source stop'));
+    await children.ops?.stop().catch((err: unknown) => log.warn({ err }, 'ops stop'));
   });
 
   return { actors: { phase1, phase2, phase3, phase4, supervise, drain }, children };

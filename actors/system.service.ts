@@ -58,11 +58,14 @@ function qualitySummary(rows: readonly SymbolQualityStatus[]): SystemStatus['qua
 
 /** Starts the phase supervisor (the root actor): Phase 1 pretraining, 2 live sync, 3 online learning, 4 hybrid prediction. */
 export function startSystem(deps: SystemDeps): SystemHandle {
-  const logic = createSupervisorActors(deps);
+  let status: () => SystemStatus = () => {
+    throw new Error('not started');
+  };
+  const logic = createSupervisorActors({ ...deps, status: () => status() });
   const actor = createActor(phaseSupervisorMachine.provide({ actors: logic.actors }));
   actor.start();
   const { children } = logic;
-  return {
+  const handle: SystemHandle = {
     actor,
     status() {
       const snap = actor.getSnapshot();
@@ -97,4 +100,6 @@ export function startSystem(deps: SystemDeps): SystemHandle {
       await waitFor(actor, (s) => s.status === 'done', { timeout: 120_000 });
     },
   };
+  status = () => handle.status();
+  return handle;
 }

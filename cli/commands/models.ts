@@ -1,6 +1,6 @@
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { loadSettings, type Settings } from '../../config/index.ts';
+import { loadSettings, redactUrl, type Settings } from '../../config/index.ts';
 import { activateVersion, LifecycleError, registerCandidate, rollback, type RegistryEnv } from '../../lifecycle/registry.ts';
 import { ANY_REGIME, GLOBAL_SCOPE, scopeOf } from '../../lifecycle/versions.ts';
 import { loadModelDir, packArtifact, readArtifactDir } from '../../models/index.ts';
@@ -65,7 +65,7 @@ async function withServices<T>(settings: Settings, needNats: boolean, fn: (db: D
       try {
         nc = await connectNats({ ...settings, NATS_URL: settings.NATS_URL }, 'signals-models-cli');
       } catch (err) {
-        throw new CliError(`NATS unavailable at ${settings.NATS_URL} (${(err as Error).message})`, EXIT.unavailable, { cause: err });
+        throw new CliError(`NATS unavailable at ${redactUrl(settings.NATS_URL)} (${(err as Error).message})`, EXIT.unavailable, { cause: err });
       }
     }
     return await fn(db, nc);

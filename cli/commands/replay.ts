@@ -1,6 +1,6 @@
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { loadSettings } from '../../config/index.ts';
+import { loadSettings, redactUrl } from '../../config/index.ts';
 import { barMessage, readBars, tickMessages, type RowError } from '../../market/index.ts';
 import {
   barSchema,
@@ -60,7 +60,7 @@ export async function withMarketPublisher<T>(
   try {
     nc = await connectNats(settings, name);
   } catch (err) {
-    throw new CliError(`cannot connect to NATS at ${settings.NATS_URL}: ${(err as Error).message}`, EXIT.unavailable, {
+    throw new CliError(`cannot connect to NATS at ${redactUrl(settings.NATS_URL)}: ${(err as Error).message}`, EXIT.unavailable, {
       cause: err,
     });
   }

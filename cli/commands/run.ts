@@ -83,7 +83,7 @@ async function connectAll(settings: Settings, log: Logger): Promise<{ nc: NatsCo
     nc = await connectNats(settings, 'signals-run');
   } catch (err) {
     await db.end();
-    throw new CliError(`cannot connect to NATS at ${settings.NATS_URL}: ${(err as Error).message}`, EXIT.unavailable, { cause: err });
+    throw new CliError(`cannot connect to NATS at ${redactUrl(settings.NATS_URL)}: ${(err as Error).message}`, EXIT.unavailable, { cause: err });
   }
   await ensureTopology(nc, {
     maxAgeDays: settings.STREAM_MAX_AGE_DAYS,

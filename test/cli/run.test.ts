@@ -25,7 +25,7 @@ describe('signals run', () => {
   let env: NodeJS.ProcessEnv;
   beforeAll(async () => {
     [nats, database] = await Promise.all([NatsServer.start(), TestDatabase.create('cli_run')]);
-    env = { NATS_URL: nats.url, DATABASE_URL: database.url, BAR_GRACE_MS: '500', LOG_LEVEL: 'info' };
+    env = { NATS_URL: nats.url, DATABASE_URL: database.url, BAR_GRACE_MS: '500', LOG_LEVEL: 'info', METRICS_PORT: '0' };
   });
   afterAll(async () => {
     await nats?.dispose();
