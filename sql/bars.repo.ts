@@ -127,6 +127,15 @@ export async function readBars(
   return r.rows.map(toStoredBar);
 }
 
+/** The last `n` bars of one series, in time order. */
+export async function readLastBars(db: pg.Pool | pg.ClientBase, venue: string, symbol: string, n: number): Promise<StoredBar[]> {
+  const r = await db.query<BarRowDb>(
+    `SELECT * FROM (SELECT ${BAR_COLUMNS} FROM bars_1m WHERE venue = $1 AND symbol = $2 ORDER BY ts DESC LIMIT $3) last ORDER BY ts_ms`,
+    [venue, symbol, n],
+  );
+  return r.rows.map(toStoredBar);
+}
+
 /** Bars waiting in the outbox (oldest first), with their current values. */
 export async function readOutbox(db: pg.Pool | pg.ClientBase, limit: number): Promise<StoredBar[]> {
   const r = await db.query<BarRowDb>(

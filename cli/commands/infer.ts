@@ -1,4 +1,8 @@
-import { loadSettings } from '../../config/index.ts';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { loadSettings, redactUrl } from '../../config/index.ts';
+import { connectNats } from '../../streams/index.ts';
+import { inferLive } from './infer-live.ts';
+import { tokenFlag } from './replay.ts';
 import {
   loadPredictor,
   predictSeries,
@@ -10,8 +14,8 @@ import {
   type OhlcvBar,
 } from '../../models/index.ts';
 import { createPool } from '../../sql/index.ts';
-import { parseFlags, requireFlag, type CliCommand } from '../command.ts';
-import { EXIT, UsageError } from '../errors.ts';
+import { intFlag, parseFlags, requireFlag, type CliCommand } from '../command.ts';
+import { CliError, EXIT, UsageError } from '../errors.ts';
 import { cliLogger } from './train.ts';
 
 const options = {
@@ -26,9 +30,13 @@ const options = {
   lookback: { type: 'string' },
   horizon: { type: 'string' },
   'skip-bad-rows': { type: 'boolean' },
+  live: { type: 'boolean' },
+  venue: { type: 'string' },
+  count: { type: 'string' },
 } as const;
 
 const usage = `usage: signals infer (--model DIR | --version V) --csv FILE [--out FILE] [options]
+       signals infer (--model DIR | --version V) --live --venue V --symbol S [--count N]
 
 Predicts after every bar of a bars file that completes a window, in batches.
 Output columns: ts (epoch ms, open time of the bar the prediction is made after),
@@ -43,6 +51,9 @@ value (predicted log return over the model's horizon), pUp (probability it is > 
   --run-id ID            refuse a model of another run (exit 5)
   --lookback N / --horizon N   refuse a model with another lookback / horizon (exit 4)
   --skip-bad-rows        predict although rows were rejected
+  --live                 predict on the live bar stream md.bar.1m.<venue>.<symbol> (NATS_URL), warmed
+                         up from bars_1m (DATABASE_URL); prints ts,value,pUp per closed bar until
+                         Ctrl-C or --count N predictions
 
 exit codes: 2 usage, 3 bad input, 4 shape mismatch, 5 run_id mismatch, 7 non-finite values,
             9 checksum mismatch, 10 model not found`;
@@ -58,6 +69,7 @@ function checkExpected(p: NeuralPredictor, flag: 'lookback' | 'horizon', value: 
 async function run(argv: string[]): Promise<number> {
   const { values: v } = parseFlags(argv, options);
   if ((v.model === undefined) === (v.version === undefined)) throw new UsageError('give exactly one of --model DIR or --version V');
+  if (v.live) return runLive(v);
   const csv = requireFlag(v.csv, 'csv');
   const settings = loadSettings();
   const log = cliLogger();
@@ -98,6 +110,48 @@ async function run(argv: string[]): Promise<number> {
     );
   } finally {
     predictor.dispose();
+  }
+  return EXIT.ok;
+}
+
+async function runLive(v: ReturnType<typeof parseFlags<typeof options>>['values']): Promise<number> {
+  if (v.csv !== undefined) throw new UsageError('--live and --csv are exclusive');
+  const venue = tokenFlag(v.venue, 'venue');
+  const symbol = tokenFlag(v.symbol, 'symbol');
+  const count = v.count === undefined ? undefined : intFlag(v.count, 'count', 1, 1);
+  const settings = loadSettings();
+  await selectBackend({ force: settings.TFJS_BACKEND, log: cliLogger() });
+  const db = createPool(settings.DATABASE_URL, 2);
+  let nc: NatsConnection | undefined;
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const predictor = v.model !== undefined
+      ? await loadPredictor({ dir: v.model }, { expectRunId: v['run-id'] })
+      : await loadPredictor({ version: requireFlag(v.version, 'version'), db }, { expectRunId: v['run-id'] });
+    try {
+      checkExpected(predictor, 'lookback', v.lookback);
+      checkExpected(predictor, 'horizon', v.horizon);
+      try {
+        nc = await connectNats(settings, 'signals-infer');
+      } catch (err) {
+        throw new CliError(`cannot connect to NATS at ${redactUrl(settings.NATS_URL)}: ${(err as Error).message}`, EXIT.unavailable, { cause: err });
+      }
+      process.stdout.write('ts,value,pUp\n');
+      const made = await inferLive({
+        nc, db, predictor, venue, symbol, signal: abort.signal,
+        ...(count !== undefined ? { count } : {}),
+        onForecast: (f) => process.stdout.write(`${f.ts},${f.value},${f.pUp}\n`),
+      });
+      process.stderr.write(`${made} live predictions for ${venue}.${symbol}\n`);
+    } finally {
+      predictor.dispose();
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    await nc?.close();
+    await db.end();
   }
   return EXIT.ok;
 }
