@@ -7,13 +7,23 @@ export type TickValidationOptions = {
   acceptPast: boolean;
 };
 
+// Subjects repeat (one per venue/symbol): parse each once. Bounded, so random bad subjects cannot grow it.
+const scopes = new Map<string, { venue: string; symbol: string } | undefined>();
+function scopeOf(subject: string): { venue: string; symbol: string } | undefined {
+  if (scopes.has(subject)) return scopes.get(subject);
+  const scope = parseScopedSubject(subject, 2);
+  if (scopes.size >= 10_000) scopes.clear();
+  scopes.set(subject, scope);
+  return scope;
+}
+
 /**
  * Validates one message of `md.tick.<venue>.<symbol>`: payload size, UTF-8, JSON,
  * the Tick schema, that the payload's venue/symbol match the subject's, and the
  * time window. Never throws.
  */
 export function validateTick(subject: string, data: Uint8Array, opts: TickValidationOptions, now: number): DecodeResult<Tick> {
-  const scope = parseScopedSubject(subject, 2);
+  const scope = scopeOf(subject);
   if (!scope) return { ok: false, reason: 'bad_subject', issues: [`subject ${subject} is not md.tick.<venue>.<symbol>`] };
   const decoded = decodeJson(tickSchema, data, opts.maxPayloadBytes);
   if (!decoded.ok) return decoded;

@@ -3,6 +3,7 @@ import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscrip
 const ACK = new TextEncoder().encode('+ACK');
 const TERM = new TextEncoder().encode('+TERM');
 const WPI = new TextEncoder().encode('+WPI');
+const NAK = new TextEncoder().encode('-NAK');
 
 /** Delivery metadata of a JetStream message, from its ack subject. */
 export type DeliveryInfo = {
@@ -24,6 +25,8 @@ export type PulledMsg = {
   ack(): void;
   term(): void;
   working(): void;
+  /** Asks for an immediate redelivery (the handler gave up on it for now). */
+  nak(): void;
 };
 
 /** Parses `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>` (and the v2 form with domain and account). */
@@ -40,6 +43,52 @@ export function parseAckSubject(reply: string): DeliveryInfo | undefined {
     deliverySequence: Number(t[base + 4]),
     pending: Number(t[base + 6]),
   };
+}
+
+/**
+ * A delivered message. Hot-path economy: no closures per message, and the headers
+ * and the delivery info are decoded only when read (most messages never need them).
+ */
+class DeliveredMsg implements PulledMsg {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  private parsed: DeliveryInfo | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly msg: Msg,
+    private readonly reply: string,
+  ) {
+    this.subject = msg.subject;
+    this.data = msg.data;
+  }
+
+  get headers(): MsgHdrs | undefined {
+    return this.msg.headers;
+  }
+
+  get info(): DeliveryInfo {
+    this.parsed ??= parseAckSubject(this.reply) ?? {
+      stream: '', consumer: '', deliveryCount: 1, streamSequence: 0, deliverySequence: 0, pending: 0,
+    };
+    return this.parsed;
+  }
+
+  ack(): void {
+    this.nc.publish(this.reply, ACK);
+  }
+
+  term(): void {
+    this.nc.publish(this.reply, TERM);
+  }
+
+  working(): void {
+    this.nc.publish(this.reply, WPI);
+  }
+
+  nak(): void {
+    this.nc.publish(this.reply, NAK);
+  }
 }
 
 export type PullPumpOptions = {
@@ -114,29 +163,20 @@ export class PullPump {
 
   private onMsg(msg: Msg): void {
     this.lastActivity = Date.now();
-    const code = msg.headers?.code ?? 0;
-    if (code !== 0 && !msg.reply) {
-      // Status: 408 request expired / 409 limit: what it did not deliver is no longer outstanding.
-      if (code === 100) return; // idle heartbeat
+    const reply = msg.reply;
+    if (!reply) {
+      // A status (no reply subject): 408 request expired / 409 limit / 100 heartbeat.
+      const code = msg.headers?.code ?? 0;
+      if (code === 100 || code === 0) return;
+      // What the request did not deliver is no longer outstanding.
       const left = Number(msg.headers?.get('Nats-Pending-Messages') || this.opts.batch);
       this.outstanding = Math.max(0, this.outstanding - left);
       this.poke();
       return;
     }
-    const info = msg.reply ? parseAckSubject(msg.reply) : undefined;
-    if (!info || !msg.reply) return;
+    if (!reply.startsWith('$JS.ACK.')) return;
     this.outstanding = Math.max(0, this.outstanding - 1);
-    const reply = msg.reply;
-    const nc = this.nc;
-    this.opts.onMessage({
-      subject: msg.subject,
-      data: msg.data,
-      headers: msg.headers,
-      info,
-      ack: () => nc.publish(reply, ACK),
-      term: () => nc.publish(reply, TERM),
-      working: () => nc.publish(reply, WPI),
-    });
+    this.opts.onMessage(new DeliveredMsg(this.nc, msg, reply));
     this.poke();
   }
 
