@@ -56,7 +56,7 @@ lint: deps
 
 bench: bench-ingest ## all benchmarks (each prints its figures)
 
-bench-ingest: deps ## durable ingest rate vs raw PostgreSQL upsert rate
+bench-ingest: deps ## durable ingest rate vs raw PostgreSQL upsert rate (ARGS="--ticks 200000 --runs 5")
 	@scripts/services.sh tools
 	@$(TEST_ENV) && npx tsx bench/ingest.ts $(ARGS)
 
