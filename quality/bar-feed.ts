@@ -1,17 +1,11 @@
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
 import { fromCallback } from 'xstate';
 import type { Logger } from '../config/index.ts';
+import type { BarRow } from '../market/index.ts';
 import { barSchema, decodeJson, subjects, type BarSource } from '../streams/index.ts';
 
 /** A closed bar as the quality actors receive it. `seq` is set only when the feed's sequences are contiguous. */
-export type FeedBar = {
-  ts: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  trades?: number;
+export type FeedBar = Omit<BarRow, 'symbol'> & {
   source?: BarSource;
   revision?: number;
   seq?: number;

@@ -1,15 +1,9 @@
+import type { BarRow } from '../market/index.ts';
 import { barProblem } from './bar-sanity.ts';
 import type { Finding } from './types.ts';
 
 /** A closed bar as the checks see it, in arrival order. */
-export type CheckBar = {
-  ts: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  trades?: number;
+export type CheckBar = Omit<BarRow, 'symbol'> & {
   /** 0 for a bar's first version; a higher revision is a correction, not a duplicate. */
   revision?: number;
   /** `backfill` / `interpolated` / `replay` bars arrive out of time order by design. */

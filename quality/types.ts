@@ -1,3 +1,4 @@
+import type { BarRow } from '../market/index.ts';
 /**
  * Contracts of the data-quality capability: bar intervals, gaps, history bars,
  * consistency findings and per-symbol health. Times are epoch milliseconds and a
@@ -29,16 +30,7 @@ export type Gap = {
  * One bar from a history source: structurally the `BarRow` of market/bars-csv.ts
  * (ts = open time, epoch ms), so either can be passed where the other is expected.
  */
-export type HistoryBar = {
-  ts: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  trades?: number;
-  symbol?: string;
-};
+export type HistoryBar = BarRow;
 
 /** Per-symbol data health. `quarantined` symbols get no predictions. */
 export const HEALTH_STATES = ['healthy', 'degraded', 'quarantined'] as const;
