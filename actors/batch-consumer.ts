@@ -1,7 +1,56 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { PullPump, type PulledMsg } from '../streams/index.ts';
 import type { Logger } from '../config/index.ts';
+import { isTransientDbError } from '../sql/index.ts';
 import { retryForever } from './backoff.ts';
+
+/**
+ * True for an error that says something about the message being handled rather
+ * than about the infrastructure: a plain programming error (TypeError, ...), a
+ * PostgreSQL data or integrity error (classes 22, 23), or a typed error that
+ * says `retryable: false`. Connection, timeout and NATS errors are outages:
+ * they are retried, never blamed on a message.
+ */
+export function isPoisonSuspect(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const retryable = (err as { retryable?: unknown }).retryable;
+  if (typeof retryable === 'boolean') return !retryable;
+  if (isTransientDbError(err)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return /^(22|23)/.test(code);
+  if (/Timeout|NoResponders|Connection|Request|Draining|JetStream|Nats|Protocol|Permission|Aborted/i.test(err.name)) return false;
+  if (/timeout|timed out|no responders|connection|disconnect|closed|draining|jetstream|ECONN|EPIPE|socket/i.test(err.message)) return false;
+  return true;
+}
+
+/** The handler threw a poison-suspect error: the consumer stops (its actor crashes) and the batch is redelivered. */
+export class PoisonSuspectError extends Error {
+  override readonly name = 'PoisonSuspectError';
+  readonly retryable = true;
+  constructor(
+    readonly streamSequences: number[],
+    options: { cause: unknown },
+  ) {
+    super(`handler failed on messages ${streamSequences.slice(0, 5).join(', ')}${streamSequences.length > 5 ? ', ...' : ''}: ${options.cause instanceof Error ? options.cause.message : String(options.cause)}`, options);
+  }
+}
+
+export type PoisonPolicy = {
+  /**
+   * Failed handlings of a message after which it is dead-lettered with reason
+   * 'poison' instead of being handed to the handler again. Each failure is one
+   * crash and supervised restart: keep it below the supervisor's restart limit.
+   */
+  maxFailures: number;
+  /**
+   * Failed handlings per stream sequence. Owned by the caller and kept across
+   * restarts of the consumer (the server's delivery count is not used: a consumer
+   * re-created from its ack floor starts counting again).
+   */
+  failures: Map<number, number>;
+  /** Publishes the dead letters and terminates the messages. */
+  deadLetter(msgs: readonly PulledMsg[], issue: string): Promise<void>;
+};
 
 export type BatchConsumerOptions = {
   nc: NatsConnection;
@@ -22,6 +71,16 @@ export type BatchConsumerOptions = {
   /** Called when idle with nothing buffered (e.g. timers); errors are retried. */
   onIdle?(): Promise<void>;
   idleMs?: number;
+  /**
+   * Opt-in poison handling. Without it every handler failure is retried in
+   * place forever (an outage). With it, a poison-suspect failure (see
+   * `isPoisonSuspect`) naks the messages in hand and ends `done` with a
+   * `PoisonSuspectError`, so the owning actor crashes and its supervisor
+   * restarts it; messages that failed before are then handled one at a time (an
+   * innocent neighbour of the poison goes through) and one that failed
+   * `maxFailures` times is dead-lettered.
+   */
+  poison?: PoisonPolicy;
 };
 
 export type BatchConsumerHandle = { stop(): Promise<void>; done: Promise<void> };
@@ -61,6 +120,7 @@ export function startBatchConsumer(opts: BatchConsumerOptions): BatchConsumerHan
   };
 
   const run = async () => {
+    let crashed: { err: PoisonSuspectError; inHand: PulledMsg[] } | undefined;
     const pump = new PullPump(opts.nc, {
       stream: opts.stream,
       durable: opts.durable,
@@ -94,15 +154,55 @@ export function startBatchConsumer(opts: BatchConsumerOptions): BatchConsumerHan
         pump.poke();
         const keepAlive = setInterval(() => batch.forEach((m) => m.working()), Math.max(1_000, opts.ackWaitMs / 3));
         try {
-          const toAck = await retryForever(() => opts.handle(batch), retry);
-          for (const m of toAck) m.ack();
+          const poison = opts.poison;
+          if (!poison) {
+            const toAck = await retryForever(() => opts.handle(batch), retry);
+            for (const m of toAck) m.ack();
+            continue;
+          }
+          const failed = (m: PulledMsg) => poison.failures.get(m.info.streamSequence) ?? 0;
+          const dead = batch.filter((m) => failed(m) >= poison.maxFailures);
+          if (dead.length > 0) {
+            const issue = `the handler failed on it ${poison.maxFailures} times (each time the actor crashed and was restarted)`;
+            await retryForever(() => poison.deadLetter(dead, issue), retry);
+            // The counts stay: a durable re-created from its ack floor delivers a terminated message again.
+            opts.log.error({ count: dead.length, streamSeq: dead.map((m) => m.info.streamSequence) }, 'poison messages dead-lettered');
+          }
+          const live = batch.filter((m) => failed(m) < poison.maxFailures);
+          // Messages that failed before are handled one at a time: the poison among them fails alone.
+          const groups = [...live.filter((m) => failed(m) > 0).map((m) => [m]), live.filter((m) => failed(m) === 0)];
+          for (const [i, group] of groups.entries()) {
+            if (group.length === 0) continue;
+            const r = await retryForever(async () => {
+              try {
+                return { ack: await opts.handle(group) };
+              } catch (err) {
+                if (isPoisonSuspect(err)) return { crash: err };
+                throw err;
+              }
+            }, retry);
+            if ('ack' in r) {
+              for (const m of r.ack) m.ack();
+              for (const m of group) poison.failures.delete(m.info.streamSequence);
+              continue;
+            }
+            for (const m of group) poison.failures.set(m.info.streamSequence, failed(m) + 1);
+            crashed = { err: new PoisonSuspectError(group.map((m) => m.info.streamSequence), { cause: r.crash }), inHand: groups.slice(i).flat() };
+            break;
+          }
+          if (crashed) break;
         } finally {
           clearInterval(keepAlive);
         }
       }
     } finally {
+      stopping = true;
       await pump.close();
+      // After the pump stopped listening (so no pull request of ours can take them again), everything
+      // in hand goes back to the server at once, in order, for the restarted actor.
+      if (crashed) for (const m of [...crashed.inHand, ...buffer.splice(0)]) m.nak();
     }
+    if (crashed) throw crashed.err;
   };
 
   const done = run();

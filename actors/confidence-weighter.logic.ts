@@ -1,6 +1,43 @@
-import { createActor } from 'xstate';
-import { DEFAULT_WEIGHTER_CONFIG, ESTABLISHED_AFTER, type WeighterConfig, type WeightKeeperFactory, type WeightPhase } from '../prediction/index.ts';
-import { confidenceWeighterMachine } from './confidence-weighter.actor.ts';
+import { createActor, type ActorRefFrom } from 'xstate';
+import { z } from 'zod';
+import type { Logger } from '../config/index.ts';
+import { DEFAULT_WEIGHTER_CONFIG, ESTABLISHED_AFTER, type WeighterConfig, type WeightKeeper, type WeightKeeperFactory, type WeightPhase } from '../prediction/index.ts';
+import type { Db } from '../sql/index.ts';
+import { CONFIDENCE_WEIGHTER_DEFINITION, confidenceWeighterMachine, type ConfidenceWeighterMemory } from './confidence-weighter.actor.ts';
+import { SnapshotStore } from './snapshot-store.ts';
+
+type WeighterRef = ActorRefFrom<typeof confidenceWeighterMachine>;
+
+function keeperOf(actor: WeighterRef, onChange?: () => void): WeightKeeper {
+  return {
+    get state() {
+      return actor.getSnapshot().context.state;
+    },
+    get phase(): WeightPhase {
+      const s = actor.getSnapshot();
+      return s.matches('established') ? 'established' : s.matches('learning') ? 'learning' : 'prior';
+    },
+    get restoredPending() {
+      return actor.getSnapshot().context.pending;
+    },
+    score(actual, forecasts, ts) {
+      actor.send(ts === undefined ? { type: 'weights.scored', actual, forecasts } : { type: 'weights.scored', actual, forecasts, ts });
+      onChange?.();
+    },
+    join(role) {
+      if (actor.getSnapshot().context.state.components[role]) return;
+      actor.send({ type: 'weights.joined', role });
+      onChange?.();
+    },
+    expect(pending) {
+      actor.send({ type: 'weights.expected', pending });
+      onChange?.();
+    },
+    stop() {
+      actor.send({ type: 'weights.stop' });
+    },
+  };
+}
 
 /**
  * The confidence-weighter actors as the predictor engine's weight keepers: one
@@ -8,26 +45,91 @@ import { confidenceWeighterMachine } from './confidence-weighter.actor.ts';
  * scored bar (a plain synchronous `send`, cheap enough for the hot path).
  */
 export function createConfidenceWeighters(config: WeighterConfig = DEFAULT_WEIGHTER_CONFIG, establishedAfter = ESTABLISHED_AFTER): WeightKeeperFactory {
-  return () => {
-    const actor = createActor(confidenceWeighterMachine, { input: { config, establishedAfter } });
-    actor.start();
-    return {
-      get state() {
-        return actor.getSnapshot().context.state;
-      },
-      get phase(): WeightPhase {
-        const s = actor.getSnapshot();
-        return s.matches('established') ? 'established' : s.matches('learning') ? 'learning' : 'prior';
-      },
-      score(actual, forecasts) {
-        actor.send({ type: 'weights.scored', actual, forecasts });
-      },
-      join(role) {
-        if (!actor.getSnapshot().context.state.components[role]) actor.send({ type: 'weights.joined', role });
-      },
-      stop() {
-        actor.send({ type: 'weights.stop' });
-      },
-    };
+  return () => keeperOf(createActor(confidenceWeighterMachine, { input: { config, establishedAfter } }).start());
+}
+
+const finite = z.number().refine(Number.isFinite, 'must be finite');
+const forecastSchema = z.object({ value: finite, pUp: finite });
+/** The persisted memory of one weighter (`actor_snapshots.snapshot`). */
+export const confidenceWeighterSnapshotSchema = z.object({
+  state: z.object({
+    components: z.record(z.string(), z.object({ absError: finite, logLoss: finite, loss: finite, scored: z.number().int().nonnegative() })),
+    absActual: finite,
+    count: finite,
+    scored: z.number().int().nonnegative(),
+  }),
+  scoredThrough: z.number().int().nullable(),
+  pending: z.object({ ts: z.number().int(), forecasts: z.record(z.string(), forecastSchema), adaptive: z.string() }).nullable(),
+});
+type WeighterSnapshot = z.output<typeof confidenceWeighterSnapshotSchema>;
+
+/** Actor id of a symbol's weighter in `actor_snapshots`. */
+export const weighterActorId = (venue: string, symbol: string): string => `confidenceWeighter:${venue}.${symbol}`;
+
+export type PersistentWeighters = {
+  /** The keeper factory for the engine: a symbol whose snapshot was preloaded resumes from it. */
+  factory: WeightKeeperFactory;
+  /** Loads the snapshots of symbols about to be seen for the first time (call before the engine touches them). */
+  preload(symbols: readonly { venue: string; symbol: string }[]): Promise<void>;
+  /** Saves the weighters changed since the last flush (one upsert). Call after a batch is stored, before its ack, and on drain. */
+  flush(): Promise<void>;
+  readonly store: SnapshotStore<typeof confidenceWeighterSnapshotSchema>;
+};
+
+/**
+ * Confidence weighters whose memory (decayed losses, last bar scored, pending
+ * forecasts) persists in `actor_snapshots`, so a restart resumes each symbol's
+ * weights instead of starting again from the prior. Snapshots are saved per
+ * batch, before the batch is acked: a redelivered batch finds its outcomes
+ * already scored (`scoredThrough`) and does not count them twice.
+ */
+export function createPersistentWeighters(opts: {
+  db: Db;
+  log: Logger;
+  config?: WeighterConfig;
+  establishedAfter?: number;
+}): PersistentWeighters {
+  const config = opts.config ?? DEFAULT_WEIGHTER_CONFIG;
+  const establishedAfter = opts.establishedAfter ?? ESTABLISHED_AFTER;
+  const store = new SnapshotStore({
+    db: opts.db,
+    log: opts.log,
+    machineId: confidenceWeighterMachine.id,
+    definitionVersion: CONFIDENCE_WEIGHTER_DEFINITION,
+    schema: confidenceWeighterSnapshotSchema,
+  });
+  const restored = new Map<string, ConfidenceWeighterMemory>();
+  const actors = new Map<string, WeighterRef>();
+  const dirty = new Set<string>();
+  const factory: WeightKeeperFactory = (venue, symbol) => {
+    const id = weighterActorId(venue, symbol);
+    const memory = restored.get(id);
+    restored.delete(id);
+    const actor = createActor(confidenceWeighterMachine, { input: { config, establishedAfter, ...(memory ? { restored: memory } : {}) } }).start();
+    actors.set(id, actor);
+    return keeperOf(actor, () => dirty.add(id));
+  };
+  return {
+    factory,
+    store,
+    async preload(symbols) {
+      const ids = [...new Set(symbols.map((s) => weighterActorId(s.venue, s.symbol)))].filter((id) => !actors.has(id) && !restored.has(id));
+      const found = await store.loadMany(ids);
+      for (const [id, snap] of found) {
+        restored.set(id, { state: snap.state, scoredThrough: snap.scoredThrough ?? undefined, pending: snap.pending ?? undefined });
+      }
+    },
+    async flush() {
+      if (dirty.size === 0) return;
+      const ids = [...dirty];
+      const entries: { actorId: string; snapshot: WeighterSnapshot }[] = [];
+      for (const id of ids) {
+        const ctx = actors.get(id)?.getSnapshot().context;
+        if (ctx) entries.push({ actorId: id, snapshot: { state: ctx.state, scoredThrough: ctx.scoredThrough ?? null, pending: ctx.pending ?? null } });
+      }
+      await store.save(entries);
+      // Only what was saved is clean (a failed save keeps them dirty for the retry).
+      for (const id of ids) dirty.delete(id);
+    },
   };
 }

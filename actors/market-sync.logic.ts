@@ -1,9 +1,9 @@
-import { AckPolicy, DeliverPolicy, jetstream, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { fromCallback, fromPromise } from 'xstate';
 import type { Logger, Settings } from '../config/index.ts';
 import type { Db } from '../sql/index.ts';
-import { ensureDurable, ensureTopology } from '../streams/index.ts';
+import { ensureDurable, ensureTopology, resumeFromAckFloor as resumeDurable } from '../streams/index.ts';
 import { IngestPipeline, type BatchOutcome } from './ingest-pipeline.ts';
 import { startTickLoop } from './tick-consume-loop.ts';
 
@@ -15,27 +15,10 @@ export type SyncDeps = {
   now?: () => number;
 };
 
-/**
- * After a crash the consumer still holds the dead process's unacked messages; they
- * would be redelivered only after the ack wait, AFTER newer ticks, and bars would
- * close on partial data and be corrected later. To keep event time in order, a
- * durable with unacked messages is re-created to start right after its ack floor:
- * everything from there is delivered again in stream order (idempotently stored).
- * Assumes one ingest process per durable (scale-out partitions use one durable each).
- */
+/** See streams' `resumeFromAckFloor`: keeps event time in order after a crash (bars never close on partial data). */
 async function resumeFromAckFloor(jsm: JetStreamManager, durable: string, log: Logger): Promise<void> {
-  const info = await jsm.consumers.info('MD_TICKS', durable);
-  if (info.num_ack_pending === 0) return;
-  const startSeq = info.ack_floor.stream_seq + 1;
-  const { name: _name, ...config } = info.config;
-  await jsm.consumers.delete('MD_TICKS', durable);
-  await jsm.consumers.add('MD_TICKS', {
-    ...config,
-    durable_name: durable,
-    deliver_policy: DeliverPolicy.StartSequence,
-    opt_start_seq: startSeq,
-  });
-  log.warn({ durable, startSeq, unacked: info.num_ack_pending }, 'resuming ingest from the ack floor after an unclean stop');
+  const r = await resumeDurable(jsm, 'MD_TICKS', durable);
+  if (r) log.warn({ durable, ...r }, 'resuming ingest from the ack floor after an unclean stop');
 }
 
 /** What `connect` found: series restored from `ingest_state`, bars republished from the outbox. */

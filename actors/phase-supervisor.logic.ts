@@ -8,6 +8,7 @@ import type { RegistryEnv } from '../lifecycle/registry.ts';
 import { RegistryCandidateSink } from '../lifecycle/registry-candidate-sink.ts';
 import { WeightsScoreFeed } from '../lifecycle/weights-score-feed.ts';
 import type { FeatureSpec } from '../models/index.ts';
+import type { ModelSource } from '../prediction/index.ts';
 import { startOps, type OpsHandle } from '../ops/index.ts';
 import type { Db } from '../sql/index.ts';
 import { KV_BUCKETS, openBucket } from '../streams/index.ts';
@@ -30,6 +31,8 @@ export type SupervisorDeps = {
   /** Restarts of one child within `restartWindowMs` before the system is degraded instead of restarting again. */
   maxRestarts?: number;
   restartWindowMs?: number;
+  /** Test seam: wraps the model source the predictor reads (e.g. to inject a model that fails on one symbol). */
+  wrapModels?: (models: ModelSource) => ModelSource;
   /** What the `signals.status` endpoint answers (the system's status). */
   status?: () => unknown;
 };
@@ -101,7 +104,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
       db: deps.db,
       settings: deps.settings,
       log: deps.log,
-      models: children.models,
+      models: deps.wrapModels?.(children.models) ?? children.models,
       spec,
       sink: new RegistryCandidateSink({ env: await registryEnv(), models: children.models, actor: 'fine-tuner' }),
       // Retrain commands are the lifecycle's; the predictor fine-tunes on its own triggers.

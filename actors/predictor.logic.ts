@@ -19,6 +19,7 @@ import {
   ensureDurable,
   ensureTopology,
   ORIGIN_HEADER,
+  resumeFromAckFloor,
   publishJson,
   publishPipelined,
   retrainCommandSchema,
@@ -31,9 +32,23 @@ import {
 } from '../streams/index.ts';
 import { validateBar } from './bar-validation.ts';
 import { startBatchConsumer } from './batch-consumer.ts';
-import { createConfidenceWeighters } from './confidence-weighter.logic.ts';
+import { createConfidenceWeighters, createPersistentWeighters } from './confidence-weighter.logic.ts';
 import { deadLetter } from './dead-letter.ts';
 import type { PredictorBatchOutcome } from './predictor.actor.ts';
+
+/** A bar whose handling failed this many times (each one a crash and supervised restart) is dead-lettered. */
+export const POISON_MAX_FAILURES = 3;
+
+/** Failed handlings per stream sequence, per durable: kept by the process across supervised restarts of the predictor. */
+const failuresByDurable = new Map<string, Map<number, number>>();
+function poisonFailures(durable: string): Map<number, number> {
+  let m = failuresByDurable.get(durable);
+  if (!m) {
+    m = new Map();
+    failuresByDurable.set(durable, m);
+  }
+  return m;
+}
 
 /** Feature layout when no pretrained model says otherwise. */
 export const DEFAULT_PREDICTOR_SPEC: FeatureSpec = { lookback: 24, horizon: 1, volWindow: 30, context: false };
@@ -57,6 +72,8 @@ export type PredictorDeps = {
   preloadBars?: number;
   /** Fine-tune requests go here (the service hands them to the fineTuner actor). */
   onTriggers?: (triggers: readonly { trigger: FineTuneTrigger; requestId?: string }[]) => void;
+  /** Failed handlings of a bar (each a crash and restart) before it is dead-lettered (default POISON_MAX_FAILURES). */
+  poisonMaxFailures?: number;
   /** Listen to `model.retrain.cmd` (default true). */
   retrainCommands?: boolean;
   now?: () => number;
@@ -83,7 +100,9 @@ export function createPredictorActors(deps: PredictorDeps) {
   const js = jetstream(deps.nc);
   const spec = deps.spec ?? specFor(deps.models) ?? DEFAULT_PREDICTOR_SPEC;
   const engineConfig = { ...deps.engine, spec };
-  const weightKeeper = deps.weightKeeper ?? createConfidenceWeighters(deps.engine?.weighter);
+  // Default: one confidence-weighter machine per symbol, persisted in actor_snapshots (a restart resumes the weights).
+  const weighters = deps.weightKeeper ? undefined : createPersistentWeighters({ db: deps.db, log, ...(deps.engine?.weighter ? { config: deps.engine.weighter } : {}) });
+  const weightKeeper = deps.weightKeeper ?? weighters?.factory ?? createConfidenceWeighters(deps.engine?.weighter);
   const engine = new HybridEngine(deps.models, engineConfig, { weightKeeper, ...(deps.now ? { now: deps.now } : {}) });
   const quality: QualityLookup = deps.quality ?? ((venue, symbol) => symbolQualityState(venue, symbol));
   const preloadBars = deps.preloadBars ?? Math.max(engine.barsNeeded, 120);
@@ -99,6 +118,10 @@ export function createPredictorActors(deps: PredictorDeps) {
     });
     // No filter: MD_BARS holds only md.bar.1m.> (see ensureDurable on why a filter costs delivery speed).
     await ensureDurable(jsm, { stream: 'MD_BARS', durable, ackWaitMs: settings.INGEST_ACK_WAIT_MS, maxAckPending: 20_000 });
+    // After a crash (or a supervised restart) the bars in hand come back at once and in order: a bar
+    // redelivered after newer ones would find its symbol already past it and never be predicted.
+    const resumed = await resumeFromAckFloor(jsm, 'MD_BARS', durable);
+    if (resumed) log.warn({ durable, ...resumed }, 'resuming from the ack floor after an unclean stop');
     log.info({ durable, spec, barsNeeded: engine.barsNeeded }, 'predictor prepared');
   });
 
@@ -122,10 +145,12 @@ export function createPredictorActors(deps: PredictorDeps) {
     await deadLetter(js, rejected, 3, now);
     // Bars from external feeds are stored (marketSync stores its own before publishing).
     if (external.length > 0) await withTransaction(deps.db, (c) => upsertBars(c, external));
-    // A symbol seen for the first time is warmed up from its stored history (restart, or bars before this predictor).
+    // A symbol seen for the first time resumes its weights from its snapshot and is warmed up
+    // from its stored history (restart, or bars before this predictor).
+    const first = new Map<string, Bar>();
+    for (const b of bars) if (!first.has(`${b.venue}.${b.symbol}`) && !engine.knows(b.venue, b.symbol)) first.set(`${b.venue}.${b.symbol}`, b);
+    await weighters?.preload([...first.values()]);
     if (preloadBars > 0) {
-      const first = new Map<string, Bar>();
-      for (const b of bars) if (!first.has(`${b.venue}.${b.symbol}`) && !engine.knows(b.venue, b.symbol)) first.set(`${b.venue}.${b.symbol}`, b);
       for (const b of first.values()) {
         const history = await readBars(deps.db, b.venue, b.symbol, b.ts - preloadBars * 60_000, b.ts - 60_000);
         engine.warmUp(b.venue, b.symbol, history);
@@ -151,6 +176,8 @@ export function createPredictorActors(deps: PredictorDeps) {
     }
     await publishPipelined(js, out, 4_096);
     await insertPredictions(deps.db, preds);
+    // Weights are saved with every batch, before its ack: a redelivery never scores an outcome twice.
+    await weighters?.flush();
     return {
       ack: valid,
       outcome: {
@@ -220,6 +247,12 @@ export function createPredictorActors(deps: PredictorDeps) {
       },
       onDegraded: (reason) => sendBack({ type: 'predictor.degraded', reason }),
       onRecovered: () => sendBack({ type: 'predictor.recovered' }),
+      // A bar that makes the handler throw crashes this actor (its supervisor restarts it) and is dead-lettered after N deliveries.
+      poison: {
+        maxFailures: deps.poisonMaxFailures ?? POISON_MAX_FAILURES,
+        failures: poisonFailures(durable),
+        deadLetter: (msgs, issue) => deadLetter(js, msgs.map((msg) => ({ msg, failure: { ok: false, reason: 'poison', issues: [issue] } })), 3, Date.now()),
+      },
     });
     let stopping = false;
     receive(() => {
@@ -244,5 +277,5 @@ export function createPredictorActors(deps: PredictorDeps) {
     };
   });
 
-  return { prepare, consume, engine };
+  return { prepare, consume, engine, weighters };
 }

@@ -87,6 +87,8 @@ export function startPredictors(deps: PredictorsDeps): PredictorsHandle {
         await waitFor(ftRef, (s) => !s.matches('training'), { timeout: 120_000 }).catch(() => undefined);
         ftRef.send({ type: 'finetune.stop' });
       }
+      // Every batch already saved its weights before its ack; this covers anything changed since (drain).
+      await logic.weighters?.flush().catch((err: unknown) => deps.log.warn({ err }, 'could not save the weighter snapshots on stop'));
       logic.engine.stop();
     },
   };

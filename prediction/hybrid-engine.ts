@@ -182,18 +182,20 @@ export class HybridEngine {
     const key = `${venue}.${symbol}`;
     let s = this.symbols.get(key);
     if (!s) {
+      const weights = this.keeperFactory(venue, symbol);
       s = {
         venue,
         symbol,
         features: new FeatureBuilder(this.config.spec),
         regimeFeatures: new RegimeFeaturesStream(this.config.regime),
         regime: new RegimeTracker(this.config.regimePersistBars),
-        weights: this.keeperFactory(venue, symbol),
+        weights,
         drift: new DriftMonitor(this.config.drift),
         history: [],
         bars: 0,
         lastTs: undefined,
-        pending: undefined,
+        // A keeper restored from a snapshot scores the prediction it was waiting for.
+        pending: weights.restoredPending,
         sinceFineTune: 0,
         fineTuned: false,
         driftFrom: undefined,
@@ -252,7 +254,7 @@ export class HybridEngine {
     s.pending = undefined;
     if (!p || prevClose === undefined || bar.ts !== p.ts + MINUTE_MS) return false;
     const actual = Math.log(bar.close / prevClose);
-    s.weights.score(actual, p.forecasts);
+    s.weights.score(actual, p.forecasts, bar.ts);
     const adaptive = p.forecasts[p.adaptive];
     return adaptive ? s.drift.observe(adaptive.value, actual) : false;
   }
@@ -414,6 +416,7 @@ export class HybridEngine {
       forecasts: Object.fromEntries(components.map((c) => [c.role, c.forecast])),
       adaptive: results.online ? 'online' : 'pretrained',
     };
+    s.weights.expect?.(s.pending);
     s.weightsHistory.push({ ts: bar.ts, weights: w });
     if (s.weightsHistory.length > this.config.weightsHistory) s.weightsHistory.shift();
     const state = s.weights.state;

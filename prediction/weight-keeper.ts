@@ -5,6 +5,13 @@ import { DEFAULT_WEIGHTER_CONFIG, emptyWeightState, joinComponent, scoreOutcome,
 export type WeightPhase = 'prior' | 'learning' | 'established';
 
 /**
+ * A prediction's component forecasts waiting for the bar they forecast to close
+ * (`ts` = open time of the bar the prediction was made after; `adaptive` = the
+ * role the drift monitor follows).
+ */
+export type PendingScore = { readonly ts: number; readonly forecasts: Readonly<Record<string, Forecast>>; readonly adaptive: string };
+
+/**
  * Holder of one symbol's weighter state. The predictor engine calls it on every
  * scored bar; the confidence-weighter actor implements it with a machine per
  * symbol, and `createPureWeightKeeper` with a plain variable (walk-forward, bench).
@@ -12,8 +19,17 @@ export type WeightPhase = 'prior' | 'learning' | 'established';
 export interface WeightKeeper {
   readonly state: WeightState;
   readonly phase: WeightPhase;
-  score(actual: number, forecasts: Readonly<Record<string, Forecast>>): void;
+  /**
+   * Scores the components against the realised log return of the bar opened at
+   * `ts`. A bar at or before the last one scored is ignored: after a restart from
+   * a snapshot, redelivered bars must not be counted twice.
+   */
+  score(actual: number, forecasts: Readonly<Record<string, Forecast>>, ts?: number): void;
   join(role: string): void;
+  /** The forecasts of the latest prediction, to score when its bar closes (kept so a snapshot can carry them). */
+  expect?(pending: PendingScore): void;
+  /** What a restored keeper was waiting for when its snapshot was taken. */
+  readonly restoredPending?: PendingScore | undefined;
   stop(): void;
 }
 
@@ -29,6 +45,7 @@ export function phaseOf(state: WeightState, establishedAfter = ESTABLISHED_AFTER
 export function createPureWeightKeeper(config: WeighterConfig = DEFAULT_WEIGHTER_CONFIG): WeightKeeperFactory {
   return () => {
     let state = emptyWeightState();
+    let scoredThrough: number | undefined;
     return {
       get state() {
         return state;
@@ -36,8 +53,10 @@ export function createPureWeightKeeper(config: WeighterConfig = DEFAULT_WEIGHTER
       get phase() {
         return phaseOf(state);
       },
-      score(actual, forecasts) {
+      score(actual, forecasts, ts) {
+        if (ts !== undefined && scoredThrough !== undefined && ts <= scoredThrough) return;
         state = scoreOutcome(state, actual, forecasts, config);
+        if (ts !== undefined) scoredThrough = ts;
       },
       join(role) {
         state = joinComponent(state, role, config);

@@ -7,3 +7,4 @@ export * from './bars.repo.ts';
 export * from './ingest-state.repo.ts';
 export * from './predictions.repo.ts';
 export * from './prediction-accuracy.repo.ts';
+export * from './snapshots.repo.ts';

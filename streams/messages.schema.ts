@@ -24,7 +24,8 @@ export const tickSchema = z.strictObject({
   price,
   size: nonNegative,
   side: z.enum(['buy', 'sell']).optional(),
-  tradeId: z.union([z.string().min(1).max(128), z.number().int().nonnegative().transform(String)]),
+  // PostgreSQL text cannot hold NUL: such a tick would fail its whole batch on every retry.
+  tradeId: z.union([z.string().min(1).max(128).refine((s) => !s.includes('\u0000'), 'must not contain NUL (U+0000)'), z.number().int().nonnegative().transform(String)]),
 });
 export type Tick = z.output<typeof tickSchema>;
 

@@ -108,6 +108,27 @@ export async function ensureDurable(jsm: JetStreamManager, spec: DurableSpec): P
   }
 }
 
+/**
+ * After an unclean stop (a crash, a killed process) a durable still holds the
+ * messages the dead reader had in hand: the server redelivers them only after
+ * the ack wait, AFTER newer messages, and its pull requests still take new ones
+ * until they expire. When the durable has unacked messages, it is re-created to
+ * start right after its ack floor, so everything from there is delivered again,
+ * at once and in stream order (readers must store idempotently). Assumes one
+ * reader process per durable. Returns what it did (undefined: nothing to do).
+ */
+export async function resumeFromAckFloor(jsm: JetStreamManager, stream: string, durable: string): Promise<{ startSeq: number; unacked: number } | undefined> {
+  const info = await jsm.consumers.info(stream, durable);
+  if (info.num_ack_pending === 0) return undefined;
+  const { name: _name, ...config } = info.config;
+  // A durable re-created here reports an ack floor of 0 until its first ack: its floor is then the start sequence.
+  const floor = Math.max(info.ack_floor.stream_seq, config.deliver_policy === DeliverPolicy.StartSequence && config.opt_start_seq ? config.opt_start_seq - 1 : 0);
+  const startSeq = floor + 1;
+  await jsm.consumers.delete(stream, durable);
+  await jsm.consumers.add(stream, { ...config, durable_name: durable, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq });
+  return { startSeq, unacked: info.num_ack_pending };
+}
+
 /** Opens (creating when missing) a KV bucket. */
 export async function openBucket(nc: NatsConnection, bucket: string, history = 20): Promise<KV> {
   return new Kvm(nc).create(bucket, { history });
