@@ -104,6 +104,8 @@ describe('live replay with carved gaps -> backfill from CSV history', () => {
     const sent = carve(slice, carves);
     await replayTicks(sys, venue, sent);
     await barsConsumed(sup, venue, sent.length, 30_000);
+    // Scan only once every sent bar is stored: under load the feed count can run ahead (redeliveries).
+    await eventually(async () => (await readBars(sys.db, venue, SYMBOL)).length >= sent.length, 30_000, 'every sent bar stored');
     expect(sup.scan(venue, SYMBOL, slice[0]?.ts ?? 0, slice.at(-1)?.ts ?? 0), 'the symbol was spawned').toBe(true);
     await sup.settled(30_000);
 
@@ -132,6 +134,7 @@ describe('live replay with carved gaps -> backfill from CSV history', () => {
     const sent = carve(slice, carves);
     await replayTicks(sys, venue, sent);
     await barsConsumed(sup, venue, sent.length, 30_000);
+    await eventually(async () => (await readBars(sys.db, venue, SYMBOL)).length >= sent.length, 30_000, 'every sent bar stored');
     sup.scan(venue, SYMBOL, slice[0]?.ts ?? 0, slice.at(-1)?.ts ?? 0);
     await sup.settled(30_000);
     await sup.stop(10_000); // flushes the open consistency windows
