@@ -10,8 +10,8 @@ export type PredictionAccuracy = {
   naiveMae: number | null;
 };
 
-/** Scores every prediction of a venue (or all venues) whose next bar exists. */
-export async function predictionAccuracy(db: pg.Pool | pg.ClientBase, venue?: string): Promise<PredictionAccuracy> {
+/** Scores every prediction of a venue (or all venues) made since `since` (epoch ms) whose next bar exists. */
+export async function predictionAccuracy(db: pg.Pool | pg.ClientBase, venue?: string, since = 0): Promise<PredictionAccuracy> {
   const r = await db.query<{ n: number; dir: number | null; mae: number | null; naive: number | null }>(
     `WITH scored AS (
        SELECT p.value, ln(n.close / b.close) AS actual
@@ -19,13 +19,14 @@ export async function predictionAccuracy(db: pg.Pool | pg.ClientBase, venue?: st
        JOIN bars_1m b ON b.venue = p.venue AND b.symbol = p.symbol AND b.ts = p.ts
        JOIN bars_1m n ON n.venue = p.venue AND n.symbol = p.symbol AND n.ts = p.ts + INTERVAL '1 minute'
        WHERE ($1::text IS NULL OR p.venue = $1) AND p.horizon = '1m'
+         AND p.created_at >= TIMESTAMPTZ 'epoch' + $2::bigint * INTERVAL '1 millisecond'
      )
      SELECT count(*)::int AS n,
             avg(CASE WHEN actual = 0 THEN NULL WHEN sign(value) = sign(actual) THEN 1.0 ELSE 0.0 END)::float8 AS dir,
             avg(abs(value - actual))::float8 AS mae,
             avg(abs(actual))::float8 AS naive
      FROM scored`,
-    [venue ?? null],
+    [venue ?? null, since],
   );
   const row = r.rows[0];
   return { scored: row?.n ?? 0, directionAccuracy: row?.dir ?? null, mae: row?.mae ?? null, naiveMae: row?.naive ?? null };

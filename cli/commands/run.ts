@@ -214,7 +214,7 @@ export const runCommand: CliCommand = {
         }
         if (abort.signal.aborted) return;
         const status = system.status();
-        const [accuracy, versions] = await Promise.all([predictionAccuracy(db, source.venue), versionCounts(db, started)]);
+        const [accuracy, versions] = await Promise.all([predictionAccuracy(db, source.venue, started), versionCounts(db, started)]);
         const summary = renderSummary(status, { source: source.describe, published: published.published, seconds: (Date.now() - started) / 1000, accuracy, versions });
         const code = await stop(EXIT.ok);
         process.stdout.write(`${summary}\n`);
