@@ -4,9 +4,10 @@ import { inferCommand } from './infer.ts';
 import { migrateCommand } from './migrate.ts';
 import { modelsCommand } from './models.ts';
 import { runCommand } from './run.ts';
+import { statusCommand } from './status.ts';
 import { replayCommand } from './replay.ts';
 import { synthCommand } from './synth.ts';
 import { trainCommand } from './train.ts';
 
 /** Every `signals` command, in the order `signals --help` lists them. Add one line per command. */
-export const commands: CliCommand[] = [runCommand, migrateCommand, replayCommand, synthCommand, trainCommand, inferCommand, evaluateCommand, modelsCommand];
+export const commands: CliCommand[] = [runCommand, statusCommand, migrateCommand, replayCommand, synthCommand, trainCommand, inferCommand, evaluateCommand, modelsCommand];

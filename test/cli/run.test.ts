@@ -70,6 +70,30 @@ describe('signals run', () => {
     expect(r.code, r.stderr).toBe(0);
   }, 60_000);
 
+  it('signals status reports the running system (phase, consumers, versions, symbols), and works without one', async () => {
+    let statusOut = '';
+    let asked = false;
+    const run = runCli(['run', '--live'], env, (out, kill) => {
+      if (asked || !/"phase":"running\.healthy"/.test(out)) return;
+      asked = true;
+      void runCli(['status', '--json'], env).then((r) => {
+        statusOut = r.stdout;
+        kill('SIGINT');
+      });
+    });
+    const r = await run;
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(statusOut) as { system: { phase: string } | null; consumers: { consumer: string }[]; activeModels: Record<string, unknown>; symbols: { venue: string }[] };
+    expect(report.system?.phase, 'the running system answered on signals.status').toBe('running.healthy');
+    expect(report.consumers.map((c) => c.consumer)).toEqual(expect.arrayContaining(['market_sync', 'predictor']));
+    expect(Object.keys(report.activeModels)).toContain('default');
+    expect(report.symbols.map((x) => x.venue)).toContain('sim');
+    const idle = await runCli(['status'], env);
+    expect(idle.code).toBe(0);
+    expect(idle.stdout).toMatch(/system: not running/);
+    expect(idle.stdout).toMatch(/market_sync/);
+  }, 60_000);
+
   it('reports a bad flag with exit 2 and no stack trace', async () => {
     const r = await runCli(['run', '--speed', 'fast'], env);
     expect(r.code).toBe(2);

@@ -1,0 +1,133 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { SystemStatus } from '../../actors/system.service.ts';
+import { loadSettings, redactUrl, type Settings } from '../../config/index.ts';
+import { createPool, type Db } from '../../sql/index.ts';
+import { connectNats, KV_BUCKETS, modelActiveSchema, openBucket } from '../../streams/index.ts';
+import { parseFlags, type CliCommand } from '../command.ts';
+import { CliError, EXIT } from '../errors.ts';
+
+/** What `signals status` reports: the running system's own status when one answers, plus what the servers say. */
+export type StatusReport = {
+  system: SystemStatus | null;
+  consumers: { stream: string; consumer: string; pending: number; ackPending: number }[];
+  activeModels: Record<string, unknown>;
+  symbols: { venue: string; symbol: string; bars: number; lastBar: string | null; predictions: number }[];
+};
+
+async function systemStatus(nc: NatsConnection): Promise<SystemStatus | null> {
+  try {
+    const reply = await nc.request('signals.status', '', { timeout: 2_000 });
+    if (reply.headers?.get('Nats-Service-Error-Code')) return null;
+    return reply.json<SystemStatus>();
+  } catch {
+    return null; // no system running (no responders) or it did not answer
+  }
+}
+
+async function consumerLag(nc: NatsConnection): Promise<StatusReport['consumers']> {
+  const jsm = await jetstreamManager(nc);
+  const out: StatusReport['consumers'] = [];
+  for (const stream of ['MD_TICKS', 'MD_BARS', 'MODEL_EVENTS']) {
+    try {
+      for await (const c of jsm.consumers.list(stream)) {
+        out.push({ stream, consumer: c.name, pending: c.num_pending, ackPending: c.num_ack_pending });
+      }
+    } catch {
+      // stream not created yet
+    }
+  }
+  return out;
+}
+
+async function activeModels(nc: NatsConnection): Promise<Record<string, unknown>> {
+  const kv = await openBucket(nc, KV_BUCKETS.modelActive);
+  const out: Record<string, unknown> = {};
+  for await (const key of await kv.keys()) {
+    const e = await kv.get(key);
+    if (!e || e.operation !== 'PUT') continue;
+    const parsed = modelActiveSchema.safeParse(e.json());
+    out[key] = parsed.success ? { pretrained: parsed.data.pretrained, online: parsed.data.online ?? null } : 'invalid entry';
+  }
+  return out;
+}
+
+async function symbols(db: Db): Promise<StatusReport['symbols']> {
+  const r = await db.query<{ venue: string; symbol: string; bars: number; last: string | null; predictions: number }>(
+    `SELECT b.venue, b.symbol, b.bars, b.last, coalesce(p.n, 0)::int AS predictions
+     FROM (SELECT venue, symbol, count(*)::int AS bars, to_char(max(ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI"Z"') AS last
+           FROM bars_1m GROUP BY 1, 2) b
+     LEFT JOIN (SELECT venue, symbol, count(*) AS n FROM predictions GROUP BY 1, 2) p USING (venue, symbol)
+     ORDER BY 1, 2 LIMIT 200`,
+  );
+  return r.rows.map((x) => ({ venue: x.venue, symbol: x.symbol, bars: x.bars, lastBar: x.last, predictions: x.predictions }));
+}
+
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+function render(r: StatusReport, settings: Settings): string {
+  const s = r.system;
+  const parts = [
+    `NATS ${redactUrl(settings.NATS_URL)}   PostgreSQL ${redactUrl(settings.DATABASE_URL)}`,
+    '',
+    s
+      ? table(['phase', 'marketSync', 'predictor', 'lifecycle', 'quality'], [[
+          s.phase,
+          `${s.sync.state} (${s.sync.stats?.stored ?? 0} ticks)`,
+          `${s.predictor.state} (${s.predictor.ready} ready, ${s.predictor.warmingUp} warming up)`,
+          s.lifecycle.state,
+          `${s.quality.healthy} healthy, ${s.quality.degraded} degraded, ${s.quality.quarantined} quarantined`,
+        ]])
+      : 'system: not running (no answer on signals.status)',
+    '',
+    table(['stream', 'consumer', 'pending', 'ack pending'], r.consumers.map((c) => [c.stream, c.consumer, String(c.pending), String(c.ackPending)])),
+    '',
+    table(['KV model_active', 'versions'], Object.entries(r.activeModels).map(([k, v]) => [k, JSON.stringify(v)])),
+    '',
+    table(['venue', 'symbol', 'bars', 'last bar', 'predictions'], r.symbols.map((x) => [x.venue, x.symbol, String(x.bars), x.lastBar ?? '-', String(x.predictions)])),
+  ];
+  return parts.join('\n');
+}
+
+export const statusCommand: CliCommand = {
+  name: 'status',
+  summary: 'phase, actors, symbols, versions and consumer lag (--json for scripts)',
+  usage: [
+    'usage: signals status [--json]',
+    '',
+    "Asks the running system (NATS service endpoint signals.status) for its phase and actors, and",
+    'reads the rest from the servers: consumer lag (JetStream), active model versions (KV',
+    'model_active), symbols with their bars and predictions (PostgreSQL). Works when no system runs.',
+    'Exit codes: 0 ok, 8 NATS or PostgreSQL unavailable.',
+  ].join('\n'),
+  async run(argv) {
+    const { values } = parseFlags(argv, { json: { type: 'boolean' } });
+    const settings = loadSettings();
+    let nc: NatsConnection;
+    try {
+      nc = await connectNats(settings, 'signals-status');
+    } catch (err) {
+      throw new CliError(`cannot connect to NATS at ${redactUrl(settings.NATS_URL)}: ${(err as Error).message}`, EXIT.unavailable, { cause: err });
+    }
+    const db = createPool(settings.DATABASE_URL, 2);
+    try {
+      const report: StatusReport = {
+        system: await systemStatus(nc),
+        consumers: await consumerLag(nc),
+        activeModels: await activeModels(nc),
+        symbols: await symbols(db).catch((err: unknown) => {
+          throw new CliError(`cannot read PostgreSQL at ${redactUrl(settings.DATABASE_URL)}: ${(err as Error).message}`, EXIT.unavailable, { cause: err });
+        }),
+      };
+      process.stdout.write(`${values.json ? JSON.stringify(report) : render(report, settings)}\n`);
+      return EXIT.ok;
+    } finally {
+      await nc.close();
+      await db.end();
+    }
+  },
+};
