@@ -19,6 +19,10 @@ import { historyFromSettings, parseQualitySettings, startQualitySupervisor, type
 import { runPhase1, type Phase1Result } from './phase1-pretrain.ts';
 import { DEFAULT_PREDICTOR_SPEC } from './predictor.logic.ts';
 import { startPredictors, type PredictorsHandle } from './predictor.service.ts';
+import { WorkClaims } from './work-claims.ts';
+
+/** Scale-out: the work-claim key of the ingest leader lease (marketSync and the quality supervisor). */
+export const INGEST_CLAIM = 'ingest';
 
 export type SupervisorDeps = {
   nc: NatsConnection;
@@ -56,6 +60,8 @@ export type Children = {
   ops: OpsHandle | undefined;
   feed: WeightsScoreFeed | undefined;
   phase1: Phase1Result | undefined;
+  /** Scale-out (SCALE_OUT=true): this process's work claims. */
+  claims: WorkClaims | undefined;
   status: Record<ChildName, ChildStatus>;
 };
 
@@ -77,6 +83,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
     ops: undefined,
     feed: undefined,
     phase1: undefined,
+    claims: undefined,
     status: {
       marketSync: { state: 'not started', restarts: 0, lastError: undefined },
       predictor: { state: 'not started', restarts: 0, lastError: undefined },
@@ -109,6 +116,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
       sink: new RegistryCandidateSink({ env: await registryEnv(), models: children.models, actor: 'fine-tuner' }),
       // Retrain commands are the lifecycle's; the predictor fine-tunes on its own triggers.
       retrainCommands: false,
+      ...(children.claims ? { claims: children.claims } : {}),
     });
     await predictor.ready();
     children.predictor = predictor;
@@ -144,8 +152,10 @@ export function createSupervisorActors(deps: SupervisorDeps) {
     children.phase1 = await runPhase1({ nc: deps.nc, db: deps.db, log: deps.log, spec, backend: deps.settings.TFJS_BACKEND, ...(deps.pretrainEpochs ? { epochs: deps.pretrainEpochs } : {}) });
     return children.phase1;
   });
-  const phase2 = fromPromise(async () => {
-    watch('marketSync', await startSync(), (n, e) => onExit(n, e));
+  const attachSync = () => {
+    if (children.ops && children.sync) children.ops.attachMarketSync(children.sync.actor);
+  };
+  const startQuality = async () => {
     const quality = parseQualitySettings(process.env);
     children.quality = await startQualitySupervisor({
       nc: deps.nc,
@@ -154,6 +164,68 @@ export function createSupervisorActors(deps: SupervisorDeps) {
       log: deps.log,
       provider: historyFromSettings(quality, deps.log),
     });
+  };
+  /** Ingest: marketSync and the quality supervisor (in scale-out, only while this process holds the ingest lease). */
+  const startIngest = async () => {
+    watch('marketSync', await startSync(), (n, e) => onExit(n, e));
+    attachSync();
+    await startQuality();
+  };
+  /** Scale-out: the quality supervisor of a new ingest leader; a failure is logged (ingest goes on without it). */
+  const startQualityUnderLease = () =>
+    children.quality ? Promise.resolve() : startQuality().catch((err: unknown) => log.error({ err }, 'quality supervisor did not start'));
+  const stopIngest = async () => {
+    watchers.get('marketSync')?.unsubscribe();
+    watchers.delete('marketSync');
+    const { sync, quality } = children;
+    children.sync = undefined;
+    children.quality = undefined;
+    children.status.marketSync.state = 'standby';
+    await sync?.stop().catch((err: unknown) => log.warn({ err }, 'marketSync stop'));
+    await quality?.stop(10_000).catch((err: unknown) => log.warn({ err }, 'quality supervisor stop'));
+  };
+  /** Lease changes are applied one after the other. */
+  let ingestChain: Promise<void> = Promise.resolve();
+  let ingestError: unknown;
+  const onIngestLease = (acquired: boolean) => {
+    ingestChain = ingestChain.then(async () => {
+      if (stopping) return;
+      if (acquired && !children.sync) {
+        log.warn({ processId: children.claims?.processId }, 'ingest lease acquired: starting marketSync');
+        // A marketSync that fails to start is restarted by the supervision like a crashed one.
+        try {
+          watch('marketSync', await startSync(), (n, e) => onExit(n, e));
+          attachSync();
+        } catch (err) {
+          ingestError = err;
+          onExit('marketSync', err instanceof Error ? err.message : String(err));
+        }
+        await startQualityUnderLease();
+      } else if (!acquired && children.sync) {
+        log.warn({ processId: children.claims?.processId }, 'ingest lease lost: stopping marketSync');
+        await stopIngest();
+      }
+    });
+    return ingestChain;
+  };
+  const phase2 = fromPromise(async () => {
+    if (!deps.settings.SCALE_OUT) return startIngest();
+    const claims = await WorkClaims.open(deps.nc, { ttlMs: deps.settings.CLAIM_TTL_MS, log: deps.log });
+    children.claims = claims;
+    claims.listen({
+      onAcquired: (key) => {
+        if (key === INGEST_CLAIM) void onIngestLease(true);
+      },
+      onLost: (key) => {
+        if (key === INGEST_CLAIM) void onIngestLease(false);
+      },
+    });
+    children.status.marketSync.state = 'standby';
+    const leader = await claims.claim(INGEST_CLAIM);
+    await ingestChain;
+    // Before Phase 4 nothing supervises: the leader's ingest must be up, as without scale-out.
+    if (leader && !children.sync) throw new Error(`marketSync did not start: ${ingestError instanceof Error ? ingestError.message : String(ingestError)}`, { cause: ingestError });
+    log.info({ processId: claims.processId, role: leader ? 'ingest leader' : 'standby' }, 'scale-out: work claims started');
   });
   const phase3 = fromPromise(async () => {
     children.models = await KvModelSource.start({ nc: deps.nc, db: deps.db, log: deps.log, name: `run-${process.pid}` });
@@ -199,11 +271,17 @@ export function createSupervisorActors(deps: SupervisorDeps) {
       const delay = backoffDelay(recent.length - 1, deps.settings.RETRY_MIN_MS, deps.settings.RETRY_MAX_MS);
       setTimeout(() => {
         if (stopping) return;
+        // Scale-out: ingest runs only under the lease (a process that lost it is a standby).
+        if (name === 'marketSync' && children.claims && !children.claims.owns(INGEST_CLAIM)) {
+          status.state = 'standby';
+          return;
+        }
         starters[name]().then(
           (actor) => {
             status.restarts += 1;
             children.ops?.metrics.childRestarts.inc({ child: name });
             if (name === 'marketSync' && children.sync) children.ops?.attachMarketSync(children.sync.actor);
+            if (name === 'marketSync' && children.claims) void startQualityUnderLease();
             watch(name, actor, (n, e) => onExit(n, e));
             sendBack({ type: 'child.restarted', child: name, restarts: status.restarts });
           },
@@ -220,9 +298,12 @@ export function createSupervisorActors(deps: SupervisorDeps) {
   const drain = fromPromise(async () => {
     stopping = true;
     for (const w of watchers.values()) w.unsubscribe();
+    await ingestChain;
     await children.sync?.stop().catch((err: unknown) => log.warn({ err }, 'marketSync stop'));
     await children.quality?.stop(10_000).catch((err: unknown) => log.warn({ err }, 'quality supervisor stop'));
     await children.predictor?.stop().catch((err: unknown) => log.warn({ err }, 'predictor stop'));
+    // Releases the ingest lease and the symbols: other processes take them over at once.
+    await children.claims?.stop().catch((err: unknown) => log.warn({ err }, 'work claims stop'));
     await children.lifecycle?.stop().catch((err: unknown) => log.warn({ err }, 'lifecycle stop'));
     await children.models?.stop().catch((err: unknown) => log.warn({ err }, 'model source stop'));
     await children.ops?.stop().catch((err: unknown) => log.warn({ err }, 'ops stop'));

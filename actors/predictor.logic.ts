@@ -1,4 +1,4 @@
-import { jetstream } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { fromCallback, fromPromise } from 'xstate';
 import type { Logger, Settings } from '../config/index.ts';
@@ -35,6 +35,7 @@ import { startBatchConsumer } from './batch-consumer.ts';
 import { createConfidenceWeighters, createPersistentWeighters } from './confidence-weighter.logic.ts';
 import { deadLetter } from './dead-letter.ts';
 import type { PredictorBatchOutcome } from './predictor.actor.ts';
+import type { WorkClaims } from './work-claims.ts';
 
 /** A bar whose handling failed this many times (each one a crash and supervised restart) is dead-lettered. */
 export const POISON_MAX_FAILURES = 3;
@@ -50,6 +51,26 @@ function poisonFailures(durable: string): Map<number, number> {
   return m;
 }
 
+/** Scale-out: a per-process durable with no reader for this long (its process died) is deleted by the server. */
+export const PROCESS_DURABLE_INACTIVE_MS = 300_000;
+/** Scale-out: more catch-up bars than this for one symbol are still predicted, with a warning. */
+export const CATCH_UP_WARN_BARS = 10_000;
+
+/** The work-claim key of a symbol's predictions. */
+export function predictionClaimKey(venue: string, symbol: string): string {
+  return `pred.${venue}.${symbol}`;
+}
+
+/** Open time of the last stored 1m prediction of a symbol, if any. */
+async function lastPredictionTs(db: Db, venue: string, symbol: string): Promise<number | undefined> {
+  const r = await db.query<{ ms: string | null }>(
+    `SELECT (extract(epoch FROM max(ts)) * 1000)::bigint AS ms FROM predictions WHERE venue = $1 AND symbol = $2 AND horizon = '1m'`,
+    [venue, symbol],
+  );
+  const ms = r.rows[0]?.ms;
+  return ms === null || ms === undefined ? undefined : Number(ms);
+}
+
 /** Feature layout when no pretrained model says otherwise. */
 export const DEFAULT_PREDICTOR_SPEC: FeatureSpec = { lookback: 24, horizon: 1, volWindow: 30, context: false };
 
@@ -59,8 +80,16 @@ export type PredictorDeps = {
   settings: Settings;
   log: Logger;
   models: ModelSource;
-  /** Durable consumer on MD_BARS (default `predictor`). */
+  /** Durable consumer on MD_BARS (default `predictor`; with `claims`, `predictor-<process token>`). */
   durable?: string;
+  /**
+   * Scale-out: this process reads every bar through its own durable and predicts
+   * only the symbols it holds a claim on (`pred.<venue>.<symbol>`, claimed on
+   * first sight, taken over from a dead process). A symbol acquired is first
+   * caught up: its stored bars after its last stored prediction are predicted
+   * before its new ones.
+   */
+  claims?: WorkClaims;
   /** Feature layout; default: that of the pretrained models (the longest lookback), else DEFAULT_PREDICTOR_SPEC. */
   spec?: FeatureSpec;
   engine?: Partial<Omit<HybridEngineConfig, 'spec'>>;
@@ -96,7 +125,14 @@ export function specFor(models: ModelSource): FeatureSpec | undefined {
 export function createPredictorActors(deps: PredictorDeps) {
   const { settings } = deps;
   const log = deps.log.child({ actor: 'predictor' });
-  const durable = deps.durable ?? 'predictor';
+  const claims = deps.claims;
+  const durable = deps.durable ?? (claims ? `predictor-${claims.token}` : 'predictor');
+  /** Claim keys acquired whose bars since the last stored prediction are still to be predicted. */
+  const catchUp = new Set<string>();
+  /** New symbols left to other processes for a while: when first seen, and their first bar seen. */
+  const deferred = new Map<string, { at: number; fromTs: number }>();
+  /** Symbols claimed after a deferral: catch up from this bar when no prediction is stored yet. */
+  const catchUpFrom = new Map<string, number>();
   const js = jetstream(deps.nc);
   const spec = deps.spec ?? specFor(deps.models) ?? DEFAULT_PREDICTOR_SPEC;
   const engineConfig = { ...deps.engine, spec };
@@ -117,13 +153,77 @@ export function createPredictorActors(deps: PredictorDeps) {
       duplicateWindowS: settings.DUPLICATE_WINDOW_S,
     });
     // No filter: MD_BARS holds only md.bar.1m.> (see ensureDurable on why a filter costs delivery speed).
-    await ensureDurable(jsm, { stream: 'MD_BARS', durable, ackWaitMs: settings.INGEST_ACK_WAIT_MS, maxAckPending: 20_000 });
+    await ensureDurable(jsm, {
+      stream: 'MD_BARS',
+      durable,
+      ackWaitMs: settings.INGEST_ACK_WAIT_MS,
+      maxAckPending: 20_000,
+      // Scale-out: a new process starts at the live edge (symbols it acquires are caught up from
+      // bars_1m) and its durable goes away some time after the process does.
+      ...(claims ? { deliverPolicy: DeliverPolicy.New, inactiveThresholdMs: PROCESS_DURABLE_INACTIVE_MS } : {}),
+    });
     // After a crash (or a supervised restart) the bars in hand come back at once and in order: a bar
     // redelivered after newer ones would find its symbol already past it and never be predicted.
     const resumed = await resumeFromAckFloor(jsm, 'MD_BARS', durable);
     if (resumed) log.warn({ durable, ...resumed }, 'resuming from the ack floor after an unclean stop');
     log.info({ durable, spec, barsNeeded: engine.barsNeeded }, 'predictor prepared');
   });
+
+  /**
+   * Scale-out: the bars this process predicts (those of symbols it owns, claiming
+   * symbols seen for the first time), preceded by the catch-up bars of symbols
+   * just acquired: every stored bar after the symbol's last stored prediction and
+   * before its first bar in this batch (or up to the latest stored bar).
+   */
+  const ownedBars = async (bars: readonly Bar[]): Promise<{ bars: Bar[]; caughtUp: string[] }> => {
+    if (!claims) return { bars: [...bars], caughtUp: [] };
+    const mine: Bar[] = [];
+    for (const b of bars) {
+      const key = predictionClaimKey(b.venue, b.symbol);
+      if (!claims.knows(key)) {
+        const d = deferred.get(key);
+        if (!d && claims.preferredOwner(key) !== claims.token) {
+          // A new symbol that hashes to another live process (rendezvous hashing over the presence claims) is
+          // left to it for up to CLAIM_TTL_MS (then this process claims it and catches up on the bars in between),
+          // unless one has it already (then it is watched).
+          if (await claims.observe(key)) deferred.set(key, { at: Date.now(), fromTs: b.ts });
+        } else if (!d || Date.now() - d.at >= settings.CLAIM_TTL_MS) {
+          deferred.delete(key);
+          if (d) catchUpFrom.set(key, d.fromTs);
+          if (!(await claims.claim(key))) catchUpFrom.delete(key);
+        }
+      }
+      if (claims.owns(key)) mine.push(b);
+    }
+    const extra: Bar[] = [];
+    const caughtUp: string[] = [];
+    for (const key of [...catchUp]) {
+      if (!claims.owns(key)) {
+        catchUp.delete(key);
+        continue;
+      }
+      const [, venue = '', symbol = ''] = key.split('.');
+      caughtUp.push(key);
+      const stored = await lastPredictionTs(deps.db, venue, symbol);
+      // No prediction stored yet: the symbol was warming up (its first live bar warms it up from bars_1m),
+      // or this process left it to others for a while and predicts from the first bar it saw.
+      const deferredFrom = catchUpFrom.get(key);
+      const from = stored !== undefined ? stored + 60_000 : deferredFrom;
+      if (from === undefined) continue;
+      const firstLive = mine.find((b) => b.venue === venue && b.symbol === symbol);
+      const to = firstLive ? firstLive.ts - 60_000 : Number.MAX_SAFE_INTEGER;
+      if (to < from) continue;
+      const missed = await readBars(deps.db, venue, symbol, from, to);
+      const head = missed[0];
+      if (!head) continue;
+      if (missed.length > CATCH_UP_WARN_BARS) log.warn({ venue, symbol, bars: missed.length }, 'long catch-up after acquiring a symbol');
+      // A symbol this process predicted before (and lost) continues from its features: fill them up to the catch-up.
+      if (engine.knows(venue, symbol)) engine.warmUp(venue, symbol, await readBars(deps.db, venue, symbol, head.ts - preloadBars * 60_000, head.ts - 60_000));
+      log.info({ venue, symbol, from: new Date(head.ts).toISOString(), bars: missed.length }, 'catching up an acquired symbol');
+      extra.push(...missed);
+    }
+    return { bars: [...extra, ...mine], caughtUp };
+  };
 
   const handle = async (batch: PulledMsg[]): Promise<{ ack: PulledMsg[]; outcome: PredictorBatchOutcome }> => {
     const t0 = performance.now();
@@ -145,10 +245,11 @@ export function createPredictorActors(deps: PredictorDeps) {
     await deadLetter(js, rejected, 3, now);
     // Bars from external feeds are stored (marketSync stores its own before publishing).
     if (external.length > 0) await withTransaction(deps.db, (c) => upsertBars(c, external));
+    const owned = await ownedBars(bars);
     // A symbol seen for the first time resumes its weights from its snapshot and is warmed up
     // from its stored history (restart, or bars before this predictor).
     const first = new Map<string, Bar>();
-    for (const b of bars) if (!first.has(`${b.venue}.${b.symbol}`) && !engine.knows(b.venue, b.symbol)) first.set(`${b.venue}.${b.symbol}`, b);
+    for (const b of owned.bars) if (!first.has(`${b.venue}.${b.symbol}`) && !engine.knows(b.venue, b.symbol)) first.set(`${b.venue}.${b.symbol}`, b);
     await weighters?.preload([...first.values()]);
     if (preloadBars > 0) {
       for (const b of first.values()) {
@@ -156,7 +257,7 @@ export function createPredictorActors(deps: PredictorDeps) {
         engine.warmUp(b.venue, b.symbol, history);
       }
     }
-    const result = engine.step(bars, quality);
+    const result = engine.step(owned.bars, quality);
     // Fine-tunes start in the background right away; the engine never repeats a trigger, even if this batch is retried.
     if (result.triggers.length > 0) deps.onTriggers?.(result.triggers.map((trigger) => ({ trigger })));
     const out: OutboundMessage[] = [];
@@ -178,6 +279,11 @@ export function createPredictorActors(deps: PredictorDeps) {
     await insertPredictions(deps.db, preds);
     // Weights are saved with every batch, before its ack: a redelivery never scores an outcome twice.
     await weighters?.flush();
+    // Caught up only once stored: a retried batch computes its catch-up again.
+    for (const key of owned.caughtUp) {
+      catchUp.delete(key);
+      catchUpFrom.delete(key);
+    }
     return {
       ack: valid,
       outcome: {
@@ -231,6 +337,14 @@ export function createPredictorActors(deps: PredictorDeps) {
     if (deps.retrainCommands ?? true) {
       sub = deps.nc.subscribe(subjects.retrainCmd, { callback: (err, msg) => (err ? log.warn({ err }, 'retrain subscription') : onRetrainCommand(msg.data)) });
     }
+    const unlisten = claims?.listen({
+      onAcquired: (key) => {
+        if (key.startsWith('pred.')) catchUp.add(key);
+      },
+      onLost: (key) => catchUp.delete(key),
+    });
+    // After a (re)start every owned symbol checks for bars missed while no consumer ran.
+    for (const key of claims?.ownedKeys() ?? []) if (key.startsWith('pred.')) catchUp.add(key);
     const consumer = startBatchConsumer({
       nc: deps.nc,
       stream: 'MD_BARS',
@@ -245,6 +359,16 @@ export function createPredictorActors(deps: PredictorDeps) {
         sendBack({ type: 'predictor.batch', outcome: r.outcome });
         return r.ack;
       },
+      // A symbol taken over while no bar of it arrives is caught up when idle.
+      ...(claims
+        ? {
+            onIdle: async () => {
+              if (catchUp.size === 0) return;
+              const r = await handle([]);
+              if (r.outcome.predictions > 0) sendBack({ type: 'predictor.batch', outcome: r.outcome });
+            },
+          }
+        : {}),
       onDegraded: (reason) => sendBack({ type: 'predictor.degraded', reason }),
       onRecovered: () => sendBack({ type: 'predictor.recovered' }),
       // A bar that makes the handler throw crashes this actor (its supervisor restarts it) and is dead-lettered after N deliveries.
@@ -274,6 +398,7 @@ export function createPredictorActors(deps: PredictorDeps) {
     });
     return () => {
       sub?.unsubscribe();
+      unlisten?.();
     };
   });
 

@@ -5,7 +5,7 @@ import type { Db } from '../sql/index.ts';
 import type { MarketSyncStats } from './market-sync.actor.ts';
 import type { ModelLifecycleStats } from './model-lifecycle.actor.ts';
 import { phaseSupervisorMachine } from './phase-supervisor.actor.ts';
-import { createSupervisorActors, type ChildName, type ChildStatus, type SupervisorDeps } from './phase-supervisor.logic.ts';
+import { createSupervisorActors, INGEST_CLAIM, type ChildName, type ChildStatus, type SupervisorDeps } from './phase-supervisor.logic.ts';
 import type { PredictorStats } from './predictor.actor.ts';
 import type { SymbolQualityStatus } from './quality-supervisor.service.ts';
 
@@ -24,6 +24,8 @@ export type SystemStatus = {
   quality: { healthy: number; degraded: number; quarantined: number; gapsFound: number; gapsFilled: number; gapsUnfillable: number };
   /** Active model versions for the `default` key (every symbol without its own). */
   versions: string[];
+  /** SCALE_OUT=true: this process's id, whether it holds the ingest lease, and the symbols it predicts. */
+  scaleOut?: { processId: string; ingestLeader: boolean; symbols: string[] };
 };
 
 export type SystemHandle = {
@@ -89,6 +91,15 @@ export function startSystem(deps: SystemDeps): SystemHandle {
         lifecycle: { state: life ? stateName(life.value) : 'not started', stats: life?.context.stats },
         quality: qualitySummary(children.quality?.status() ?? []),
         versions: versions ? [...versions.pretrained.map((m) => `${m.version} (${m.regime})`), ...(versions.online ? [`${versions.online.version} (online)`] : [])] : [],
+        ...(children.claims
+          ? {
+              scaleOut: {
+                processId: children.claims.processId,
+                ingestLeader: children.claims.owns(INGEST_CLAIM),
+                symbols: children.claims.ownedKeys().filter((k) => k.startsWith('pred.')).map((k) => k.slice('pred.'.length)),
+              },
+            }
+          : {}),
       };
     },
     async ready(timeoutMs = 600_000) {

@@ -63,6 +63,10 @@ export const settingsSchema = z.object({
   TFJS_BACKEND: z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).optional(),
   ARTIFACTS_DIR: z.string().min(1).default('artifacts'),
   METRICS_PORT: int(0, 65_535).default(9464),
+  /** Several processes share the work: one ingest leader (lease), symbols partitioned by work claims in KV `work_claims`. */
+  SCALE_OUT: bool.default(false),
+  /** Scale-out: a work claim not refreshed for this long belongs to a dead process and is taken over. */
+  CLAIM_TTL_MS: int(500, 600_000).default(5_000),
   ...qualitySettingsShape,
 });
 

@@ -82,6 +82,8 @@ export type DurableSpec = {
   deliverPolicy?: DeliverPolicy;
   /** `All`: acking a message acks every earlier one (for consumers that handle messages strictly in order). */
   ackPolicy?: AckPolicy;
+  /** The server deletes the durable after this long with no reader (a per-process durable of a dead process). */
+  inactiveThresholdMs?: number;
 };
 
 /** Creates (or updates) a durable pull consumer with explicit acks. */
@@ -95,6 +97,7 @@ export async function ensureDurable(jsm: JetStreamManager, spec: DurableSpec): P
     max_ack_pending: spec.maxAckPending,
     deliver_policy: spec.deliverPolicy ?? DeliverPolicy.All,
     max_deliver: -1,
+    ...(spec.inactiveThresholdMs ? { inactive_threshold: nanos(spec.inactiveThresholdMs) } : {}),
   };
   try {
     await jsm.consumers.info(spec.stream, spec.durable);

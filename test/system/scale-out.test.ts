@@ -1,0 +1,183 @@
+import type { KV } from '@nats-io/kv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claimValueSchema } from '../../actors/work-claims.ts';
+import { ensureTopology, KV_BUCKETS, openBucket } from '../../streams/index.ts';
+import { eventually } from '../helpers/stream-reader.ts';
+import { startTestSystem, type TestSystem } from '../helpers/system.ts';
+import { btcSlice, ledger, publishFeed, spawnSystem, tableDuplicates, tickFeed, WARMUP_BARS, weightsScored, type SystemProcess } from './harness.ts';
+
+const SYMBOLS = ['SYMA', 'SYMB', 'SYMC', 'SYMD', 'SYME', 'SYMF', 'SYMG', 'SYMH'];
+const BARS = 120;
+/** The process is killed when this many minutes of the feed are published (after warm-up: both are predicting). */
+const KILL_AT_MINUTE = 75;
+const CLAIM_TTL_MS = 3_000;
+
+/** Owner pid of every work claim in `work_claims` (key -> pid); `presence` (default false): the `proc.<token>` claims instead. */
+async function claimOwners(kv: KV, presence = false): Promise<Map<string, number>> {
+  const owners = new Map<string, number>();
+  for await (const key of await kv.keys()) {
+    if (key.startsWith('proc.') !== presence) continue;
+    const e = await kv.get(key);
+    if (!e || e.operation !== 'PUT') continue;
+    const v = claimValueSchema.safeParse(JSON.parse(new TextDecoder().decode(e.value)));
+    if (!v.success) throw new Error(`claim ${key} holds an invalid value: ${v.error.message}`);
+    owners.set(key, Number(v.data.owner.split(':')[1]));
+  }
+  return owners;
+}
+
+/**
+ * Scale-out: two `signals run --live` processes (SCALE_OUT=true) share one feed
+ * of several symbols, split between them; one is SIGKILLed midway while the
+ * feed goes on: the ingest leader (its symbols and the ingest lease are taken
+ * over), or the standby (the leader goes on publishing bars of its symbols that
+ * nobody predicts until the survivor takes them over and catches up). The
+ * takeover comes within seconds, and at the end every bar of every symbol after
+ * warm-up was predicted exactly once overall (messages in SIGNALS by msg id and
+ * by (symbol, ts), rows in `predictions`).
+ */
+describe('scale-out: two processes, one killed', () => {
+  let sys: TestSystem;
+  let env: NodeJS.ProcessEnv;
+  const procs: SystemProcess[] = [];
+  beforeAll(async () => {
+    sys = await startTestSystem('scale_out');
+    env = {
+      NATS_URL: sys.settings.NATS_URL,
+      DATABASE_URL: sys.settings.DATABASE_URL,
+      BAR_GRACE_MS: '500',
+      INGEST_ACK_WAIT_MS: '4000',
+      LOG_LEVEL: 'info',
+      SCALE_OUT: 'true',
+      CLAIM_TTL_MS: String(CLAIM_TTL_MS),
+      METRICS_PORT: '0',
+    };
+  });
+  afterAll(async () => {
+    for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await sys?.dispose();
+  });
+
+  /** Two processes on `venue`; `kill` says which one is SIGKILLed midway. */
+  async function scenario(venue: string, kill: 'leader' | 'standby'): Promise<void> {
+    await ensureTopology(sys.nc, { maxAgeDays: 1, maxBytesMb: 256, duplicateWindowS: sys.settings.DUPLICATE_WINDOW_S });
+    const kv = await openBucket(sys.nc, KV_BUCKETS.workClaims, 1);
+    const bars = await btcSlice(3_000, BARS);
+    const feed = tickFeed(venue, SYMBOLS, bars);
+    const ticksExpected = feed.reduce((n, m) => n + m.length, 0);
+    // One after the other: the second finds the pretrained versions of the first (no second Phase 1).
+    for (const name of ['first', 'second']) {
+      const p = spawnSystem(['run', '--live'], env);
+      procs.push(p);
+      await p.waitFor(/"phase":"running/, 90_000).catch((err: unknown) => {
+        throw new Error(`the ${name} process did not reach Phase 4: ${(err as Error).message}`);
+      });
+    }
+    const [p1, p2] = procs.slice(-2);
+    if (!p1?.child.pid || !p2?.child.pid) throw new Error('the processes did not start');
+    const abort = new AbortController();
+    try {
+      const head = await publishFeed(sys.nc, feed.slice(0, KILL_AT_MINUTE), 60, abort.signal);
+      // Both are predicting: every symbol has an owner.
+      await eventually(async () => [...(await claimOwners(kv)).keys()].filter((k) => k.startsWith(`pred.${venue}.`)).length === SYMBOLS.length, 10_000, 'a claim per symbol');
+      const before = await claimOwners(kv);
+      const held = (pid: number) => [...before].filter(([k, o]) => k.startsWith(`pred.${venue}.`) && o === pid).map(([k]) => k);
+      // leader: its symbols and the ingest lease are taken over. standby: its symbols are taken over while the
+      // leader goes on publishing their bars, which the survivor must catch up on.
+      const leader = before.get('ingest') === p1.child.pid ? p1 : p2;
+      const victim = kill === 'leader' ? leader : leader === p1 ? p2 : p1;
+      const survivor = victim === p1 ? p2 : p1;
+      const victimPid = victim.child.pid ?? -1;
+      const victimKeys = [...before].filter(([, o]) => o === victimPid).map(([k]) => k);
+      const split = `${held(p1.child.pid).length}/${held(p2.child.pid).length} symbols; ingest leader pid ${before.get('ingest')}`;
+      expect([p1.child.pid, p2.child.pid], `one of the two holds the ingest lease (${split})`).toContain(before.get('ingest'));
+      // Symbols are spread by hashing: each process gets none with probability 1/256 (then the split is printed).
+      if (kill === 'standby') expect(held(victimPid).length, `the killed standby predicts some symbols (${split})`).toBeGreaterThan(0);
+
+      // Kill it and keep publishing; measure how long until the survivor owns everything the victim held.
+      const tKill = Date.now();
+      const outputAtKill = survivor.output().length;
+      victim.child.kill('SIGKILL');
+      const publishing = publishFeed(sys.nc, feed.slice(KILL_AT_MINUTE), 60, abort.signal);
+      let takeoverMs = -1;
+      await eventually(
+        async () => {
+          const now = await claimOwners(kv);
+          const done = victimKeys.every((k) => now.get(k) === survivor.child.pid);
+          if (done) takeoverMs = Date.now() - tKill;
+          return done;
+        },
+        CLAIM_TTL_MS + 10_000,
+        `the survivor takes over ${victimKeys.join(', ')}`,
+      );
+      const published = head + (await publishing);
+      expect(published, 'the whole feed was published').toBe(ticksExpected);
+      expect(takeoverMs, `takeover within TTL + 3 s (TTL ${CLAIM_TTL_MS} ms)`).toBeLessThan(CLAIM_TTL_MS + 3_000);
+
+      const barsExpected = BARS * SYMBOLS.length;
+      const predsExpected = (BARS - WARMUP_BARS) * SYMBOLS.length;
+      await eventually(
+        async () => {
+          const l = await ledger(sys.nc, sys.db, venue);
+          return l.ticks >= ticksExpected && l.bars >= barsExpected && l.predMessages >= predsExpected && l.predictions >= predsExpected;
+        },
+        60_000,
+        'all ticks, bars and predictions',
+      ).catch(async (err: unknown) => {
+        const l = await ledger(sys.nc, sys.db, venue);
+        throw new Error(`${(err as Error).message}\nledger: ${JSON.stringify({ ...l, missingPredictions: l.missingPredictions.slice(0, 20) })}\nsurvivor output tail:\n${survivor.output().slice(-5_000)}`);
+      });
+      // Let late duplicates (redeliveries, a second catch-up) show up before counting.
+      await new Promise((r) => setTimeout(r, 5_000));
+      survivor.child.kill('SIGTERM');
+      const exit = await survivor.exited;
+      expect(exit.code, `the survivor drains and exits 0 on SIGTERM:\n${survivor.output().slice(-2_000)}`).toBe(0);
+
+      const l = await ledger(sys.nc, sys.db, venue);
+      const why = `${split}; killed the ${kill} pid ${victimPid} holding ${victimKeys.join(', ')}`;
+      expect(l.ticks, `every tick stored once (${why})`).toBe(ticksExpected);
+      expect(l.bars, `every bar stored once (${why})`).toBe(barsExpected);
+      expect(l.missingPredictions, `no bar after warm-up without a prediction message (${why})`).toEqual([]);
+      expect(l.predMessages, `one prediction message per bar in SIGNALS (${why})`).toBe(predsExpected);
+      expect(l.distinctPredMsgIds, `prediction messages have distinct msg ids (${why})`).toBe(predsExpected);
+      expect(l.distinctPredKeys, `prediction messages have distinct (symbol, ts) (${why})`).toBe(predsExpected);
+      expect(l.predictions, `one stored prediction per bar after warm-up (${why})`).toBe(predsExpected);
+      expect(await tableDuplicates(sys.db, venue), 'no key duplicates in ticks, bars_1m, predictions').toBe(0);
+      expect(await claimOwners(kv), 'the survivor released its claims on its clean stop').toEqual(new Map());
+      expect(await claimOwners(kv, true), 'no presence claim left: the dead process\'s removed by the survivor, the survivor\'s released').toEqual(new Map());
+      // The confidence weights moved with the symbols (actor_snapshots): every outcome but the last scored once.
+      const scored = await weightsScored(sys.db, venue, SYMBOLS);
+      expect(scored, `the persisted weights scored each outcome exactly once across the handover (${why})`).toEqual(Object.fromEntries(SYMBOLS.map((x) => [x, BARS - WARMUP_BARS - 1])));
+      // The survivor's catch-up log lines since the kill: { bars } per symbol acquired with bars to predict.
+      const catchUps = survivor
+        .output()
+        .slice(outputAtKill)
+        .split('\n')
+        .filter((line) => line.includes('catching up an acquired symbol'))
+        .map((line) => Number((JSON.parse(line) as { bars?: unknown }).bars ?? 0));
+      const caughtUp = catchUps.reduce((a, b) => a + b, 0);
+      if (kill === 'standby') expect(caughtUp, `bars of the dead standby's symbols published before the takeover were caught up (${why})`).toBeGreaterThan(0);
+      console.log(
+        `scale-out (${kill} killed): ${why}; took over in ${takeoverMs} ms (TTL ${CLAIM_TTL_MS} ms); survivor caught up ${catchUps.length} symbols (${caughtUp} bars); final ${JSON.stringify({ ...l, missingPredictions: l.missingPredictions.length })}`,
+      );
+    } finally {
+      abort.abort();
+      // A failed scenario must not leave a process holding claims into the next one.
+      for (const p of [p1, p2]) {
+        if (p.child.exitCode !== null || p.child.signalCode !== null) continue;
+        p.child.kill('SIGTERM');
+        const t = setTimeout(() => p.child.kill('SIGKILL'), 20_000);
+        await p.exited;
+        clearTimeout(t);
+      }
+    }
+  }
+
+  it('the ingest leader killed: lease and symbols taken over within seconds, every bar after warm-up predicted exactly once', async () => {
+    await scenario('scalel', 'leader');
+  }, 180_000);
+
+  it('a standby killed: its symbols taken over and caught up, every bar after warm-up predicted exactly once', async () => {
+    await scenario('scales', 'standby');
+  }, 180_000);
+});
