@@ -98,7 +98,18 @@ export function createSupervisorActors(deps: SupervisorDeps) {
     js: jetstream(deps.nc),
     log: deps.log,
   });
+  /**
+   * A crashed child's handle may still hold resources (the predictor's fine-tuner
+   * and weight keepers, timers, a consumer): stop it, bounded, before its
+   * replacement starts.
+   */
+  const retire = async (handle: { stop(): Promise<void> } | undefined, name: string) => {
+    if (!handle) return;
+    const bounded = new Promise<void>((resolve) => setTimeout(resolve, 5_000).unref());
+    await Promise.race([handle.stop().catch((err: unknown) => log.warn({ err, child: name }, 'stopping the crashed child failed')), bounded]);
+  };
   const startSync = async () => {
+    await retire(children.sync, 'marketSync');
     const sync = startMarketSync(deps);
     await sync.ready();
     children.sync = sync;
@@ -106,6 +117,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
   };
   const startPredictor = async () => {
     if (!children.models) throw new Error('model source not started');
+    await retire(children.predictor, 'predictor');
     const predictor = startPredictors({
       nc: deps.nc,
       db: deps.db,
@@ -123,6 +135,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
     return predictor.actor;
   };
   const startLifecycle = async () => {
+    await retire(children.lifecycle, 'lifecycle');
     children.feed ??= new WeightsScoreFeed(deps.nc, deps.log);
     const lifecycle = startModelLifecycle({ nc: deps.nc, db: deps.db, settings: deps.settings, log: deps.log, autoRollback: { feed: children.feed } });
     await lifecycle.ready();
