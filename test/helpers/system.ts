@@ -21,7 +21,7 @@ export async function startTestSystem(
   overrides: Partial<Record<keyof Settings, string | number | boolean>> = {},
 ): Promise<TestSystem> {
   const [nats, database] = await Promise.all([NatsServer.start(), TestDatabase.create(label)]);
-  const settings = loadSettings({}, { NATS_URL: nats.url, DATABASE_URL: database.url, LOG_LEVEL: 'warn', ...overrides });
+  const settings = loadSettings({}, { NATS_URL: nats.url, DATABASE_URL: database.url, LOG_LEVEL: 'warn', METRICS_PORT: 0, ...overrides });
   const log = createRootLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const db = createPool(settings.DATABASE_URL);
   await migrate(db);

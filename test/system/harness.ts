@@ -63,7 +63,7 @@ export type SystemProcess = {
 
 /** Spawns `node bin/signals.js <args>` with the given env (NATS_URL, DATABASE_URL, ...). */
 export function spawnSystem(args: readonly string[], env: NodeJS.ProcessEnv): SystemProcess {
-  const child = spawn(process.execPath, ['bin/signals.js', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/signals.js', ...args], { env: { ...process.env, METRICS_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer) => {

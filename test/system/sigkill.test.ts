@@ -28,6 +28,7 @@ describe('SIGKILL of the system mid-replay', () => {
       // Redeliveries of what a killed process held come back after this.
       INGEST_ACK_WAIT_MS: '4000',
       LOG_LEVEL: 'info',
+      METRICS_PORT: '0',
     };
   });
   afterAll(async () => {
