@@ -1,8 +1,9 @@
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger, Settings } from '../config/index.ts';
 import { insertPredictions, readBars, upsertBars, withTransaction, type Db } from '../sql/index.ts';
 import {
+  ackPublisher,
   ensureDurable,
   ORIGIN_HEADER,
   publishPipelined,
@@ -40,7 +41,7 @@ export const predictionMsgId = (p: Pick<Prediction, 'venue' | 'symbol' | 'ts' | 
 export async function startBaselinePredictor(deps: BaselinePredictorDeps): Promise<BaselinePredictorHandle> {
   const log = deps.log.child({ actor: 'baselinePredictor' });
   const durable = deps.durable ?? 'baseline_predictor';
-  const js = jetstream(deps.nc);
+  const js = ackPublisher(deps.nc);
   const jsm = await jetstreamManager(deps.nc);
   await ensureDurable(jsm, {
     stream: 'MD_BARS',

@@ -101,6 +101,7 @@ export function createPersistentWeighters(opts: {
   const restored = new Map<string, ConfidenceWeighterMemory>();
   const actors = new Map<string, WeighterRef>();
   const dirty = new Set<string>();
+  let saving: Promise<void> = Promise.resolve();
   const factory: WeightKeeperFactory = (venue, symbol) => {
     const id = weighterActorId(venue, symbol);
     const memory = restored.get(id);
@@ -119,17 +120,27 @@ export function createPersistentWeighters(opts: {
         restored.set(id, { state: snap.state, scoredThrough: snap.scoredThrough ?? undefined, pending: snap.pending ?? undefined });
       }
     },
-    async flush() {
-      if (dirty.size === 0) return;
-      const ids = [...dirty];
-      const entries: { actorId: string; snapshot: WeighterSnapshot }[] = [];
-      for (const id of ids) {
-        const ctx = actors.get(id)?.getSnapshot().context;
-        if (ctx) entries.push({ actorId: id, snapshot: { state: ctx.state, scoredThrough: ctx.scoredThrough ?? null, pending: ctx.pending ?? null } });
-      }
-      await store.save(entries);
-      // Only what was saved is clean (a failed save keeps them dirty for the retry).
-      for (const id of ids) dirty.delete(id);
+    flush() {
+      // One save at a time (the fast lane and the durable path both flush): a later snapshot never lands before an earlier one.
+      const run = saving.then(async () => {
+        if (dirty.size === 0) return;
+        const ids = [...dirty];
+        const entries: { actorId: string; snapshot: WeighterSnapshot }[] = [];
+        for (const id of ids) {
+          const ctx = actors.get(id)?.getSnapshot().context;
+          if (ctx) entries.push({ actorId: id, snapshot: { state: ctx.state, scoredThrough: ctx.scoredThrough ?? null, pending: ctx.pending ?? null } });
+        }
+        // Clean from the moment of the copy: a change during the save marks it dirty again.
+        for (const id of ids) dirty.delete(id);
+        try {
+          await store.save(entries);
+        } catch (err) {
+          for (const id of ids) dirty.add(id); // a failed save keeps them dirty for the retry
+          throw err;
+        }
+      });
+      saving = run.catch(() => undefined);
+      return run;
     },
   };
 }

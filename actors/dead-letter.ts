@@ -1,4 +1,4 @@
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { JsPublisher } from '../streams/index.ts';
 import {
   parseScopedSubject,
   publishPipelined,
@@ -13,12 +13,17 @@ import {
  * Publishes dead letters for rejected messages on `md.invalid.<venue>.<symbol>`
  * (`_` tokens when the subject has none usable), then terminates them. The stream
  * sequence is the dedup id, so a redelivered bad message is dead-lettered once.
+ *
+ * `terminate: false` leaves the messages to the caller: on an AckAll consumer a
+ * `+TERM` acknowledges every earlier message too, so there the batch's single ack
+ * (after everything before it is stored) must settle them instead.
  */
 export async function deadLetter(
-  js: JetStreamClient,
+  js: JsPublisher,
   rejected: readonly { msg: PulledMsg; failure: DecodeFailure }[],
   tokenOffset: number,
   now: number,
+  { terminate = true }: { terminate?: boolean } = {},
 ): Promise<void> {
   if (rejected.length === 0) return;
   await publishPipelined(
@@ -40,5 +45,5 @@ export async function deadLetter(
       };
     }),
   );
-  for (const { msg } of rejected) msg.term();
+  if (terminate) for (const { msg } of rejected) msg.term();
 }

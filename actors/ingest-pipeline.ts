@@ -1,4 +1,3 @@
-import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from '../config/index.ts';
 import {
   checkout,
@@ -18,20 +17,25 @@ import {
   publishPipelined,
   subjects,
   type DecodeFailure,
+  type JsPublisher,
   type Tick,
   type PulledMsg,
 } from '../streams/index.ts';
+import type { BarLane, LaneBar } from './bar-lane.ts';
 import { deadLetter } from './dead-letter.ts';
 import { MinuteTracker, type BatchPlan } from './minute-tracker.ts';
+import { OpenBarBook } from './open-bars.ts';
 import { validateTick, type TickValidationOptions } from './tick-validation.ts';
 
 export type IngestPipelineDeps = {
-  js: JetStreamClient;
+  js: JsPublisher;
   db: Db;
   log: Logger;
   validation: TickValidationOptions;
   /** Bar source written for bars aggregated from ticks. */
   barSource?: 'live' | 'replay';
+  /** In-process hand-over of closed bars to the predictor (see BarLane); none = durable path only. */
+  lane?: BarLane;
   now?: () => number;
 };
 
@@ -56,43 +60,101 @@ export type BatchOutcome = {
  * Any failure before the acks leaves the messages unacked (they are retried or
  * redelivered) and the in-memory state untouched; every write is idempotent.
  */
+/** The ticks a batch inserts, and the keys it holds until it commits (see `IngestPipeline.claimTicks`). */
+export type TickClaim = { ticks: Tick[]; release(): void };
+
+const tickKey = (t: Tick): string => `${t.venue}\u0000${t.symbol}\u0000${t.ts}\u0000${t.tradeId}`;
+
 export class IngestPipeline {
   readonly tracker = new MinuteTracker();
+  private readonly book: OpenBarBook | undefined;
   private readonly now: () => number;
+  /** Keys of the ticks inserted by batches launched and not yet committed. */
+  private readonly held = new Set<string>();
 
   constructor(private readonly deps: IngestPipelineDeps) {
     this.now = deps.now ?? Date.now;
+    this.book = deps.lane ? new OpenBarBook(deps.barSource ?? 'live') : undefined;
+  }
+
+  /**
+   * Plans a batch and applies the plan to the tracker at once (its store must
+   * then be retried until it commits). Returns the plan, and the complete bars it
+   * closes, for the lane (`handOver` them once the store is launched).
+   */
+  planBatch(ticks: readonly Tick[]): { plan: BatchPlan; closed: LaneBar[] } {
+    const plan = this.tracker.plan(ticks, this.now());
+    const closed = this.book?.fold(ticks, (venue, symbol) => this.tracker.get(venue, symbol)) ?? [];
+    this.tracker.apply(plan);
+    return { plan, closed };
+  }
+
+  /**
+   * The ticks of a batch that no earlier uncommitted batch holds (and each key
+   * once). Batches in flight insert at the same time, and a later batch waits
+   * for the earlier one's commit before its own: if both inserted one key, the
+   * earlier insert could wait for the later batch's row lock while the later
+   * batch waits, in this process where PostgreSQL cannot see the cycle, for the
+   * earlier commit. A key held by an earlier batch is a duplicate anyway. The
+   * keys stay held through retries; `release` them once the batch commits.
+   */
+  claimTicks(ticks: readonly Tick[]): TickClaim {
+    const fresh: Tick[] = [];
+    const keys: string[] = [];
+    for (const t of ticks) {
+      const key = tickKey(t);
+      if (this.held.has(key)) continue;
+      this.held.add(key);
+      keys.push(key);
+      fresh.push(t);
+    }
+    return {
+      ticks: fresh,
+      release: () => {
+        for (const k of keys) this.held.delete(k);
+      },
+    };
+  }
+
+  /** Gives closed bars to the predictor of this process, ahead of their commit. */
+  handOver(closed: readonly LaneBar[]): void {
+    this.deps.lane?.emit(closed);
   }
 
   /** Restores the aggregation state persisted by earlier runs. */
   async restore(): Promise<void> {
     this.tracker.clear();
+    this.book?.clear();
+    this.held.clear();
     const rows = await loadIngestState(this.deps.db);
     const now = this.now();
     this.tracker.load(rows.map((r) => ({ ...r, lastSeenAt: now })));
   }
 
-  /** Step 1: validation and dead letters. Returns the valid ticks with their messages. */
-  async screen(msgs: readonly PulledMsg[]): Promise<{ ticks: Tick[]; valid: PulledMsg[]; invalid: number }> {
+  /**
+   * Step 1: validation and dead letters. Returns the valid ticks. Rejected
+   * messages are not terminated here: the ingest consumer is AckAll, where a
+   * `+TERM` would also acknowledge the earlier batches still being stored; the
+   * batch's ack (of its last message, in batch order) settles them.
+   */
+  async screen(msgs: readonly PulledMsg[]): Promise<{ ticks: Tick[]; invalid: number }> {
     const now = this.now();
     const ticks: Tick[] = [];
-    const valid: PulledMsg[] = [];
     const rejected: { msg: PulledMsg; failure: DecodeFailure }[] = [];
     for (const msg of msgs) {
       const r = validateTick(msg.subject, msg.data, this.deps.validation, now);
       if (r.ok) {
         ticks.push(r.value);
-        valid.push(msg);
       } else {
         rejected.push({ msg, failure: r });
       }
     }
     if (rejected.length > 0) {
-      await deadLetter(this.deps.js, rejected, 2, now);
+      await deadLetter(this.deps.js, rejected, 2, now, { terminate: false });
       const first = rejected[0];
       this.deps.log.warn({ count: rejected.length, subject: first?.msg.subject, reason: first?.failure.reason }, 'ticks dead-lettered');
     }
-    return { ticks, valid, invalid: rejected.length };
+    return { ticks, invalid: rejected.length };
   }
 
   /**
@@ -152,9 +214,10 @@ export class IngestPipeline {
    * Plans the grace closures due now and applies them to the tracker at once; the
    * returned plan must then be stored (see `store`) and its bars published.
    */
-  planExpired(graceMs: number): BatchPlan {
+  planExpired(graceMs: number): { plan: BatchPlan; closed: LaneBar[] } {
     const plan = this.tracker.planExpired(this.now(), graceMs);
+    const closed = this.book?.closeExpired(plan) ?? [];
     this.tracker.apply(plan);
-    return plan;
+    return { plan, closed };
   }
 }

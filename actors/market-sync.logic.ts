@@ -1,9 +1,10 @@
-import { AckPolicy, jetstream, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { fromCallback, fromPromise } from 'xstate';
 import type { Logger, Settings } from '../config/index.ts';
 import type { Db } from '../sql/index.ts';
-import { ensureDurable, ensureTopology, resumeFromAckFloor as resumeDurable } from '../streams/index.ts';
+import { ackPublisher, ensureDurable, ensureTopology, resumeFromAckFloor as resumeDurable } from '../streams/index.ts';
+import type { BarLane } from './bar-lane.ts';
 import { IngestPipeline, type BatchOutcome } from './ingest-pipeline.ts';
 import { startTickLoop } from './tick-consume-loop.ts';
 
@@ -12,6 +13,8 @@ export type SyncDeps = {
   db: Db;
   settings: Settings;
   log: Logger;
+  /** Hands closed bars to this process's predictor ahead of their commit (see BarLane). */
+  lane?: BarLane;
   now?: () => number;
 };
 
@@ -39,7 +42,7 @@ export type SyncLoopEvent =
 export function createSyncActors(deps: SyncDeps) {
   const { settings } = deps;
   const log = deps.log.child({ actor: 'marketSync' });
-  const js = jetstream(deps.nc);
+  const js = ackPublisher(deps.nc);
   const pipeline = new IngestPipeline({
     js,
     db: deps.db,
@@ -49,6 +52,7 @@ export function createSyncActors(deps: SyncDeps) {
       maxSkewMs: settings.TICK_MAX_SKEW_MS,
       acceptPast: settings.ACCEPT_PAST_TICKS,
     },
+    ...(deps.lane ? { lane: deps.lane } : {}),
     ...(deps.now ? { now: deps.now } : {}),
   });
 

@@ -41,6 +41,11 @@ export class MinuteTracker {
     return this.series.size;
   }
 
+  /** The state of one series (as last applied). */
+  get(venue: string, symbol: string): SeriesState | undefined {
+    return this.series.get(keyOf(venue, symbol));
+  }
+
   plan(ticks: readonly Tick[], now: number): BatchPlan {
     const touched = new Map<string, SeriesState>();
     const close = new Map<string, MinuteKey>();

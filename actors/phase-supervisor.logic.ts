@@ -13,6 +13,7 @@ import { startOps, type OpsHandle } from '../ops/index.ts';
 import type { Db } from '../sql/index.ts';
 import { KV_BUCKETS, openBucket } from '../streams/index.ts';
 import { backoffDelay } from './backoff.ts';
+import { BarLane } from './bar-lane.ts';
 import { startMarketSync, type MarketSyncHandle } from './market-sync.service.ts';
 import { startModelLifecycle, type ModelLifecycleHandle } from './model-lifecycle.service.ts';
 import { historyFromSettings, parseQualitySettings, startQualitySupervisor, type QualitySupervisorHandle } from './quality-supervisor.service.ts';
@@ -91,6 +92,8 @@ export function createSupervisorActors(deps: SupervisorDeps) {
     },
   };
   let stopping = false;
+  /** Closed bars from marketSync to the predictor of this process, ahead of their commit; outlives restarts of both. */
+  const lane = new BarLane();
 
   const registryEnv = async (): Promise<RegistryEnv> => ({
     db: deps.db,
@@ -110,7 +113,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
   };
   const startSync = async () => {
     await retire(children.sync, 'marketSync');
-    const sync = startMarketSync(deps);
+    const sync = startMarketSync({ ...deps, lane });
     await sync.ready();
     children.sync = sync;
     return sync.actor;
@@ -128,6 +131,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
       sink: new RegistryCandidateSink({ env: await registryEnv(), models: children.models, actor: 'fine-tuner' }),
       // Retrain commands are the lifecycle's; the predictor fine-tunes on its own triggers.
       retrainCommands: false,
+      lane,
       ...(children.claims ? { claims: children.claims } : {}),
     });
     await predictor.ready();

@@ -1,4 +1,5 @@
 import { assign, fromCallback, fromPromise, sendTo, setup } from 'xstate';
+import type { FastLaneOutcome } from './predictor-fast-lane.ts';
 
 /** What one handled batch of bars produced. */
 export type PredictorBatchOutcome = {
@@ -10,6 +11,10 @@ export type PredictorBatchOutcome = {
   stale: number;
   invalid: number;
   triggers: number;
+  /** Predictions published on the fast lane (bars handed over by marketSync before their commit). */
+  lane: number;
+  /** Bars predicted on the fast lane that differ from their stored version (should stay 0). */
+  laneMismatches: number;
   /** Wall time of the batch: validate, predict, publish, store. */
   ms: number;
 };
@@ -18,6 +23,7 @@ export type PredictorStats = Omit<PredictorBatchOutcome, 'ms'> & { batches: numb
 
 export type PredictorEvent =
   | { type: 'predictor.batch'; outcome: PredictorBatchOutcome }
+  | { type: 'predictor.lane'; outcome: FastLaneOutcome }
   | { type: 'predictor.degraded'; reason: string }
   | { type: 'predictor.recovered' }
   | { type: 'predictor.stopped' }
@@ -35,6 +41,8 @@ const emptyStats = (): PredictorStats => ({
   stale: 0,
   invalid: 0,
   triggers: 0,
+  lane: 0,
+  laneMismatches: 0,
   lastBatchMs: 0,
 });
 
@@ -49,6 +57,8 @@ function add(s: PredictorStats, o: PredictorBatchOutcome): PredictorStats {
     stale: s.stale + o.stale,
     invalid: s.invalid + o.invalid,
     triggers: s.triggers + o.triggers,
+    lane: s.lane + o.lane,
+    laneMismatches: s.laneMismatches + o.laneMismatches,
     lastBatchMs: o.ms,
   };
 }
@@ -74,6 +84,13 @@ export const predictorMachine = setup({
   },
   actions: {
     count: assign({ stats: ({ context, event }) => (event.type === 'predictor.batch' ? add(context.stats, event.outcome) : context.stats) }),
+    // A fast-lane run counts its predictions; it says nothing about the health of the durable path.
+    countLane: assign({
+      stats: ({ context, event }) =>
+        event.type === 'predictor.lane'
+          ? { ...context.stats, predictions: context.stats.predictions + event.outcome.predictions, withheld: context.stats.withheld + event.outcome.withheld, lane: context.stats.lane + event.outcome.predictions }
+          : context.stats,
+    }),
   },
 }).createMachine({
   id: 'predictor',
@@ -93,6 +110,7 @@ export const predictorMachine = setup({
       initial: 'live',
       on: {
         'predictor.batch': { actions: 'count' },
+        'predictor.lane': { actions: 'countLane' },
         'predictor.degraded': { target: '.degraded', actions: assign({ lastError: ({ event }) => event.reason }) },
         'predictor.stopped': 'failed',
         'predictor.stop': '.stopping',

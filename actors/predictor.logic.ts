@@ -1,4 +1,4 @@
-import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
+import { DeliverPolicy } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { fromCallback, fromPromise } from 'xstate';
 import type { Logger, Settings } from '../config/index.ts';
@@ -6,6 +6,7 @@ import { NeuralPredictor, specOf, type FeatureSpec } from '../models/index.ts';
 import {
   HybridEngine,
   servesSpec,
+  type EngineOutput,
   weightsMsgId,
   type FineTuneTrigger,
   type HybridEngineConfig,
@@ -16,6 +17,7 @@ import {
 import { symbolQualityState } from '../quality/index.ts';
 import { insertPredictions, readBars, upsertBars, withTransaction, type Db } from '../sql/index.ts';
 import {
+  ackPublisher,
   ensureDurable,
   ensureTopology,
   ORIGIN_HEADER,
@@ -30,11 +32,13 @@ import {
   type Prediction,
   type PulledMsg,
 } from '../streams/index.ts';
+import type { BarLane } from './bar-lane.ts';
 import { validateBar } from './bar-validation.ts';
 import { startBatchConsumer } from './batch-consumer.ts';
 import { createConfidenceWeighters, createPersistentWeighters } from './confidence-weighter.logic.ts';
 import { deadLetter } from './dead-letter.ts';
 import type { PredictorBatchOutcome } from './predictor.actor.ts';
+import { PredictorFastLane, sameBar, type FastLaneOutcome } from './predictor-fast-lane.ts';
 import type { WorkClaims } from './work-claims.ts';
 
 /** A bar whose handling failed this many times (each one a crash and supervised restart) is dead-lettered. */
@@ -103,6 +107,8 @@ export type PredictorDeps = {
   onTriggers?: (triggers: readonly { trigger: FineTuneTrigger; requestId?: string }[]) => void;
   /** Failed handlings of a bar (each a crash and restart) before it is dead-lettered (default POISON_MAX_FAILURES). */
   poisonMaxFailures?: number;
+  /** Bars handed over by this process's marketSync ahead of their commit (see BarLane). */
+  lane?: BarLane;
   /** Listen to `model.retrain.cmd` (default true). */
   retrainCommands?: boolean;
   now?: () => number;
@@ -133,7 +139,7 @@ export function createPredictorActors(deps: PredictorDeps) {
   const deferred = new Map<string, { at: number; fromTs: number }>();
   /** Symbols claimed after a deferral: catch up from this bar when no prediction is stored yet. */
   const catchUpFrom = new Map<string, number>();
-  const js = jetstream(deps.nc);
+  const js = ackPublisher(deps.nc);
   const spec = deps.spec ?? specFor(deps.models) ?? DEFAULT_PREDICTOR_SPEC;
   const engineConfig = { ...deps.engine, spec };
   // Default: one confidence-weighter machine per symbol, persisted in actor_snapshots (a restart resumes the weights).
@@ -225,6 +231,50 @@ export function createPredictorActors(deps: PredictorDeps) {
     return { bars: [...extra, ...mine], caughtUp };
   };
 
+  /**
+   * Publishes the predictions (and weights) with dedup ids, stores them, and saves
+   * the weighters: before a batch is acked, so a redelivery never scores an outcome twice.
+   */
+  const publishOutputs = async (outputs: readonly EngineOutput[]) => {
+    const out: OutboundMessage[] = [];
+    const preds: Prediction[] = [];
+    let withheld = 0;
+    let replayed = 0;
+    for (const o of outputs) {
+      if (o.replayed) replayed += 1;
+      if (o.withheld) {
+        withheld += 1;
+        continue;
+      }
+      const p = o.prediction;
+      preds.push(p);
+      out.push({ subject: subjects.prediction(p.venue, p.symbol), payload: p, msgId: `${p.venue}:${p.symbol}:${p.ts}:${p.horizon}` });
+      if (o.weights) out.push({ subject: subjects.weights(p.venue, p.symbol), payload: o.weights, msgId: weightsMsgId(o.weights) });
+    }
+    await publishPipelined(js, out, 4_096);
+    await insertPredictions(deps.db, preds);
+    await weighters?.flush();
+    return { predictions: preds.length, withheld, replayed };
+  };
+
+  /** Set by `consume` while it runs: reports what the fast lane did. */
+  let laneOutcome: ((o: FastLaneOutcome) => void) | undefined;
+  const fastLane = deps.lane
+    ? new PredictorFastLane({
+        engine,
+        quality,
+        log,
+        accepts: (venue, symbol) => {
+          if (!claims) return true;
+          const key = predictionClaimKey(venue, symbol);
+          return claims.owns(key) && !catchUp.has(key);
+        },
+        publish: publishOutputs,
+        onTriggers: (triggers) => deps.onTriggers?.(triggers.map((trigger) => ({ trigger }))),
+        onOutcome: (o) => laneOutcome?.(o),
+      })
+    : undefined;
+
   const handle = async (batch: PulledMsg[]): Promise<{ ack: PulledMsg[]; outcome: PredictorBatchOutcome }> => {
     const t0 = performance.now();
     const now = deps.now?.() ?? Date.now();
@@ -257,28 +307,28 @@ export function createPredictorActors(deps: PredictorDeps) {
         engine.warmUp(b.venue, b.symbol, history);
       }
     }
-    const result = engine.step(owned.bars, quality);
-    // Fine-tunes start in the background right away; the engine never repeats a trigger, even if this batch is retried.
-    if (result.triggers.length > 0) deps.onTriggers?.(result.triggers.map((trigger) => ({ trigger })));
-    const out: OutboundMessage[] = [];
-    const preds: Prediction[] = [];
-    let withheld = 0;
-    let replayed = 0;
-    for (const o of result.outputs) {
-      if (o.replayed) replayed += 1;
-      if (o.withheld) {
-        withheld += 1;
+    // Bars the fast lane already predicted are not stepped again (no await from here to the step).
+    const fresh: Bar[] = [];
+    const fromLane: { published: Promise<boolean>; outputs: readonly EngineOutput[] }[] = [];
+    let laneMismatches = 0;
+    for (const b of owned.bars) {
+      const h = fastLane?.take(b);
+      if (!h) {
+        fresh.push(b);
         continue;
       }
-      const p = o.prediction;
-      preds.push(p);
-      out.push({ subject: subjects.prediction(p.venue, p.symbol), payload: p, msgId: `${p.venue}:${p.symbol}:${p.ts}:${p.horizon}` });
-      if (o.weights) out.push({ subject: subjects.weights(p.venue, p.symbol), payload: o.weights, msgId: weightsMsgId(o.weights) });
+      fromLane.push(h);
+      if (!sameBar(h.bar, b)) {
+        laneMismatches += 1;
+        log.warn({ lane: h.bar, stored: b }, 'the bar predicted on the fast lane differs from the stored bar');
+      }
     }
-    await publishPipelined(js, out, 4_096);
-    await insertPredictions(deps.db, preds);
-    // Weights are saved with every batch, before its ack: a redelivery never scores an outcome twice.
-    await weighters?.flush();
+    const result = engine.step(fresh, quality);
+    // Fine-tunes start in the background right away; the engine never repeats a trigger, even if this batch is retried.
+    if (result.triggers.length > 0) deps.onTriggers?.(result.triggers.map((trigger) => ({ trigger })));
+    // A lane publication that failed is done here (same dedup ids).
+    const redo = (await Promise.all(fromLane.map(async (h) => ((await h.published) ? [] : h.outputs)))).flat();
+    const { predictions, withheld, replayed } = await publishOutputs([...redo, ...result.outputs]);
     // Caught up only once stored: a retried batch computes its catch-up again.
     for (const key of owned.caughtUp) {
       catchUp.delete(key);
@@ -288,8 +338,10 @@ export function createPredictorActors(deps: PredictorDeps) {
       ack: valid,
       outcome: {
         bars: bars.length,
-        predictions: preds.length,
+        predictions,
         replayed,
+        lane: 0,
+        laneMismatches,
         withheld,
         warmingUp: result.warmingUp,
         stale: result.stale,
@@ -343,6 +395,8 @@ export function createPredictorActors(deps: PredictorDeps) {
       },
       onLost: (key) => catchUp.delete(key),
     });
+    laneOutcome = (o) => sendBack({ type: 'predictor.lane', outcome: o });
+    const unlistenLane = fastLane ? deps.lane?.listen(fastLane.offer) : undefined;
     // After a (re)start every owned symbol checks for bars missed while no consumer ran.
     for (const key of claims?.ownedKeys() ?? []) if (key.startsWith('pred.')) catchUp.add(key);
     const consumer = startBatchConsumer({
@@ -399,6 +453,8 @@ export function createPredictorActors(deps: PredictorDeps) {
     return () => {
       sub?.unsubscribe();
       unlisten?.();
+      unlistenLane?.();
+      laneOutcome = undefined;
     };
   });
 

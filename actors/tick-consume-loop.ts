@@ -1,10 +1,13 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger, Settings } from '../config/index.ts';
 import { retryForever, type RetryOptions } from './backoff.ts';
-import type { BatchOutcome, IngestPipeline } from './ingest-pipeline.ts';
+import type { BatchOutcome, IngestPipeline, TickClaim } from './ingest-pipeline.ts';
 import type { BatchPlan } from './minute-tracker.ts';
-import { PullPump, type PulledMsg, type Tick } from '../streams/index.ts';
+import { PullPump, type PulledMsg } from '../streams/index.ts';
 
+/** Batches stored at once (their ticks inserted in parallel, committed in order). */
+const UNCOMMITTED_BATCHES = 3;
+const NO_TICKS: TickClaim = { ticks: [], release: () => undefined };
 /** How often an idle loop publishes bars others queued in `bar_outbox` (backfill fills). */
 const OUTBOX_DRAIN_MS = 1_000;
 
@@ -85,14 +88,14 @@ export function startTickLoop(
    */
   const launch = (
     prev: Stage,
-    ticks: Tick[],
+    claim: TickClaim,
     plan: BatchPlan,
     onDone: (stored: number, barsPublished: number) => void,
     keep: readonly PulledMsg[],
   ): Stage => {
     const timer = keepAlive(keep);
-    const stored = retryForever(() => pipeline.store(ticks, plan, prev.committed), retry);
-    const committed = stored.then(() => undefined);
+    const stored = retryForever(() => pipeline.store(claim.ticks, plan, prev.committed), retry);
+    const committed = stored.then(() => claim.release());
     const done = (async () => {
       try {
         const { stored: n, bars } = await stored;
@@ -121,6 +124,7 @@ export function startTickLoop(
     let previous: Stage = settled;
     let lastOutboxDrain = now();
     const inflight: Stage[] = [];
+    const uncommitted: Promise<void>[] = [];
     try {
       while (!stopping) {
         if (buffer.length === 0) {
@@ -135,13 +139,12 @@ export function startTickLoop(
           const batch = buffer.splice(0, settings.INGEST_BATCH_SIZE);
           pump.poke();
           const screened = await retryForever(() => pipeline.screen(batch), retry);
-          const plan = pipeline.tracker.plan(screened.ticks, now());
-          pipeline.tracker.apply(plan);
+          const { plan, closed } = pipeline.planBatch(screened.ticks);
           const before = previous;
-          previous = launch(before, screened.ticks, plan, (stored, barsPublished) => {
-            // AckAll consumer: acking the batch's last valid message acks it all (invalid ones were terminated).
-            screened.valid.at(-1)?.ack();
+          previous = launch(before, pipeline.claimTicks(screened.ticks), plan, (stored, barsPublished) => {
+            // AckAll consumer: acking the batch's last message acks it all, its dead-lettered messages too.
             const last = batch[batch.length - 1];
+            last?.ack();
             callbacks.onBatch({
               received: batch.length,
               stored,
@@ -154,7 +157,11 @@ export function startTickLoop(
               durationMs: performance.now() - started,
             });
           }, batch);
-          await before.committed; // the next batch is validated while this one is stored
+          pipeline.handOver(closed);
+          // The next batches are validated and planned (and their closed bars handed over) while this one is
+          // stored: up to UNCOMMITTED_BATCHES wait for their commit at once, each holding a pooled connection.
+          uncommitted.push(previous.committed);
+          while (uncommitted.length > UNCOMMITTED_BATCHES) await uncommitted.shift();
           inflight.push(previous);
           // Bound the batches waiting to be published (a slow NATS must not grow memory without limit).
           while (inflight.length > 3) await inflight.shift()?.done;
@@ -179,14 +186,15 @@ export function startTickLoop(
           }
           const deadline = pipeline.tracker.nextDeadline(settings.BAR_GRACE_MS);
           if (deadline !== undefined && deadline <= now()) {
-            const plan = pipeline.planExpired(settings.BAR_GRACE_MS);
+            const { plan, closed } = pipeline.planExpired(settings.BAR_GRACE_MS);
             const started = performance.now();
-            previous = launch(previous, [], plan, (_stored, barsPublished) => {
+            previous = launch(previous, NO_TICKS, plan, (_stored, barsPublished) => {
               callbacks.onBatch({
                 received: 0, stored: 0, duplicates: 0, invalid: 0, barsPublished, lateBars: 0,
                 pending: 0, lastStreamSeq: 0, durationMs: performance.now() - started,
               });
             }, []);
+            pipeline.handOver(closed);
           }
         }
       }

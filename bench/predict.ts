@@ -1,13 +1,15 @@
 // Hybrid predictor latency and throughput, 100 symbols replayed together.
 //
 //   npx tsx bench/predict.ts [--mode all|ticks|bars|engine] [--symbols 100] [--rate 5000]
-//       [--minutes 40] [--warm 60] [--bar-minutes 300] [--seed 7]
+//       [--minutes 40] [--warm 60] [--bar-minutes 300] [--seed 7] [--no-lane]
 //
 // ticks:  the real path on a private nats-server + PostgreSQL: synthetic ticks of
 //         N symbols (4 per bar) published to MD_TICKS paced at --rate ticks/s →
-//         marketSync (store ticks, close bars, md.bar.1m) → predictor (features,
-//         regime, one predictBatch per model per round, blend) → signal.pred (+ store).
-//         Latency = prediction received (core subscription) − publish of the tick
+//         marketSync (store ticks, close bars, md.bar.1m; closed bars also handed to
+//         the predictor in memory, the fast lane, unless --no-lane) → predictor
+//         (features, regime, one predictBatch per model per round, blend) →
+//         signal.pred (+ store). The feed and its subscriber run on a worker thread
+//         (tick-feeder.worker.ts). Latency = prediction received − publish of the tick
 //         that closed the bar (the first tick of the next minute). The first --warm
 //         minutes fill the feature windows and are not measured.
 // bars:   throughput: N × --bar-minutes bars are put in MD_BARS first, then the
@@ -18,14 +20,17 @@
 // The served model: a small MLP ([32,16], lookback 24) pretrained for 1 epoch on
 // synthetic bars, one per regime; fine-tuning is off (it is not the hot path).
 import { parseArgs } from 'node:util';
-import { jetstream } from '@nats-io/jetstream';
+import { Worker } from 'node:worker_threads';
+import { BarLane } from '../actors/bar-lane.ts';
+import { createConfidenceWeighters } from '../actors/confidence-weighter.logic.ts';
 import { startMarketSync } from '../actors/market-sync.service.ts';
 import { startPredictors } from '../actors/predictor.service.ts';
 import { barMessage, synthBars, tickMessages, type SynthBar } from '../market/index.ts';
 import { selectBackend, type OhlcvBar } from '../models/index.ts';
 import { DEFAULT_PRETRAIN, HybridEngine, pretrainRegimeModels, servingModels, StaticModelSource } from '../prediction/index.ts';
-import { ORIGIN_HEADER, publishPipelined, type OutboundMessage } from '../streams/index.ts';
+import { ackPublisher, ORIGIN_HEADER, publishPipelined, type OutboundMessage } from '../streams/index.ts';
 import { startTestSystem } from '../test/helpers/system.ts';
+import type { FeederInput, FeederResult } from './tick-feeder.worker.ts';
 
 const { values } = parseArgs({
   options: {
@@ -36,6 +41,7 @@ const { values } = parseArgs({
     warm: { type: 'string', default: '60' },
     'bar-minutes': { type: 'string', default: '300' },
     seed: { type: 'string', default: '7' },
+    'no-lane': { type: 'boolean', default: false },
   },
 });
 const SYMBOLS = Number(values.symbols);
@@ -74,7 +80,8 @@ function bars(minutes: number): SynthBar[] {
 
 async function engineMode(): Promise<void> {
   const all = bars(BAR_MINUTES);
-  const engine = new HybridEngine(models, { spec, firstFineTuneBars: 1e9 });
+  // The weight keepers the predictor uses: one confidence-weighter machine per symbol.
+  const engine = new HybridEngine(models, { spec, firstFineTuneBars: 1e9 }, { weightKeeper: createConfidenceWeighters() });
   let predictions = 0;
   const started = performance.now();
   for (let i = 0; i < all.length; i += SYMBOLS) {
@@ -91,7 +98,7 @@ async function barsMode(): Promise<void> {
     await warm.ready();
     await warm.stop();
     const all = bars(BAR_MINUTES);
-    const js = jetstream(sys.nc);
+    const js = ackPublisher(sys.nc);
     // Marked as published by marketSync (which stores bars itself), as on the real path: the predictor does not store them again.
     await publishPipelined(js, all.map((b) => ({ ...barMessage(VENUE, b.symbol, b), headers: { [ORIGIN_HEADER]: 'market-sync' } })), 2_048);
     const expected = all.length - SYMBOLS * (spec.volWindow + spec.lookback - 1);
@@ -114,14 +121,16 @@ async function barsMode(): Promise<void> {
 async function ticksMode(): Promise<void> {
   const sys = await startTestSystem('bench_predict_ticks', { BAR_GRACE_MS: 3_600_000, LOG_LEVEL: 'warn', INGEST_BATCH_SIZE: 2_000 });
   try {
-    const sync = startMarketSync({ nc: sys.nc, db: sys.db, settings: sys.settings, log: sys.log });
+    // As in `signals run`: marketSync hands closed bars to the predictor of its process (unless --no-lane).
+    const lane = values['no-lane'] ? undefined : new BarLane();
+    const sync = startMarketSync({ nc: sys.nc, db: sys.db, settings: sys.settings, log: sys.log, ...(lane ? { lane } : {}) });
     await sync.ready();
-    const h = startPredictors({ nc: sys.nc, db: sys.db, settings: sys.settings, log: sys.log, models, spec, fineTune: false, quality: () => undefined, preloadBars: 0 });
+    const h = startPredictors({ nc: sys.nc, db: sys.db, settings: sys.settings, log: sys.log, models, spec, fineTune: false, quality: () => undefined, preloadBars: 0, ...(lane ? { lane } : {}) });
     await h.ready();
     const all = bars(WARM + MINUTES + 1);
     const prev = new Map<string, number>();
     // Tick slots: per minute, tick k of every symbol, then tick k + 1 (time order).
-    const slots: { msgs: OutboundMessage[]; closes: string[] }[] = [];
+    const slots: FeederInput['slots'] = [];
     for (let m = 0; m <= WARM + MINUTES; m += 1) {
       const minute = all.slice(m * SYMBOLS, (m + 1) * SYMBOLS);
       const perSymbol = minute.map((b) => {
@@ -133,72 +142,51 @@ async function ticksMode(): Promise<void> {
         slots.push({
           msgs: perSymbol.flatMap((t): OutboundMessage[] => {
             const msg = t[k];
-            return msg ? [msg] : [];
+            return msg ? [{ subject: msg.subject, payload: msg.payload, ...(msg.msgId ? { msgId: msg.msgId } : {}) }] : [];
           }),
           // The first tick of minute m closes the bar of minute m - 1.
           closes: k === 0 && m > 0 ? minute.map((b) => `${b.symbol}:${b.ts - 60_000}`) : [],
         });
       }
     }
-    const closeAt = new Map<string, number>();
-    const latencies: number[] = [];
-    const barLatencies: number[] = [];
-    const barAt = new Map<string, number>();
-    let measuring = false;
-    // Where the time goes: the closed bar's arrival on md.bar.1m splits the path in two.
-    const barSub = sys.nc.subscribe(`md.bar.1m.${VENUE}.>`, {
-      callback: (_err, msg) => {
-        const b = msg.json<{ symbol: string; ts: number }>();
-        if (measuring) barAt.set(`${b.symbol}:${b.ts}`, performance.now());
-      },
+    // The feed and its subscriber run on their own thread (as other processes do in production).
+    const input: FeederInput = { natsUrl: sys.settings.NATS_URL, venue: VENUE, rate: RATE, warmSlots: WARM * 4, slots };
+    const feederUrl = new URL('./tick-feeder.worker.ts', import.meta.url).href;
+    const feeder = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(feederUrl)}); })`, { eval: true, workerData: input });
+    const messages: { type: string; result?: FeederResult }[] = [];
+    let wake: (() => void) | undefined;
+    feeder.on('message', (m: { type: string; result?: FeederResult }) => {
+      messages.push(m);
+      wake?.();
     });
-    let received = 0;
-    const sub = sys.nc.subscribe(`signal.pred.${VENUE}.>`, {
-      callback: (_err, msg) => {
-        const p = msg.json<{ symbol: string; ts: number }>();
-        received += 1;
-        const at = closeAt.get(`${p.symbol}:${p.ts}`);
-        const now = performance.now();
-        if (measuring && at !== undefined) latencies.push(now - at);
-        const bar = barAt.get(`${p.symbol}:${p.ts}`);
-        if (measuring && bar !== undefined) barLatencies.push(now - bar);
-      },
-    });
-    const js = jetstream(sys.nc);
-    const warmSlots = WARM * 4;
-    // Warm-up at full speed, then wait until the predictor has caught up.
-    for (const s of slots.slice(0, warmSlots)) await publishPipelined(js, s.msgs);
+    const failed = new Promise<never>((_, reject) => feeder.once('error', reject));
+    const next = async (type: string) => {
+      for (;;) {
+        const i = messages.findIndex((m) => m.type === type);
+        if (i >= 0) return messages.splice(i, 1)[0];
+        await Promise.race([new Promise<void>((r) => (wake = r)), failed]);
+      }
+    };
+    await next('warmed');
+    // Warm-up went at full speed: wait until the predictor has caught up.
     while (h.actor.getSnapshot().context.stats.bars < SYMBOLS * (WARM - 1)) await new Promise((r) => setTimeout(r, 10));
-    measuring = true;
-    const measured = slots.slice(warmSlots);
-    const started = performance.now();
-    let sent = 0;
-    for (const s of measured) {
-      // Pace: the n-th tick goes out at n / RATE seconds.
-      const due = started + (sent / RATE) * 1000;
-      const wait = due - performance.now();
-      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      const now = performance.now();
-      for (const key of s.closes) closeAt.set(key, now);
-      await publishPipelined(js, s.msgs);
-      sent += s.msgs.length;
-    }
-    const pubSeconds = (performance.now() - started) / 1000;
+    feeder.postMessage('go');
+    const r = (await next('done'))?.result;
+    await feeder.terminate();
+    if (!r) throw new Error('the feeder sent no result');
     const want = (MINUTES + 1) * SYMBOLS;
-    const deadline = Date.now() + 30_000;
-    while (latencies.length < want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    sub.unsubscribe();
-    barSub.unsubscribe();
     const st = h.actor.getSnapshot().context.stats;
     console.log(
-      `ticks → marketSync → bars → predictor → signal.pred: ${sent} ticks in ${pubSeconds.toFixed(2)} s (${Math.round(sent / pubSeconds)} ticks/s offered), ` +
-        `${latencies.length} of ${want} predictions timed (${received} received in all), predictor batches ${st.batches} (mean ${(st.bars / Math.max(1, st.batches)).toFixed(1)} bars)`,
+      `ticks → marketSync → predictor → signal.pred${lane ? ' (fast lane on)' : ' (fast lane off: bars via MD_BARS)'}: ${r.sent} ticks in ${r.pubSeconds.toFixed(2)} s ` +
+        `(${Math.round(r.sent / r.pubSeconds)} ticks/s offered), ${r.latencies.length} of ${want} predictions timed (${r.received} received in all), ` +
+        `${st.lane} predictions on the lane, ${st.laneMismatches} lane/stored bar mismatches`,
     );
     console.log(
-      `tick→prediction latency: p50 ${pct(latencies, 0.5).toFixed(2)} ms, p90 ${pct(latencies, 0.9).toFixed(2)} ms, p99 ${pct(latencies, 0.99).toFixed(2)} ms, max ${Math.max(...latencies).toFixed(2)} ms`,
+      `tick→prediction latency: p50 ${pct(r.latencies, 0.5).toFixed(2)} ms, p90 ${pct(r.latencies, 0.9).toFixed(2)} ms, p99 ${pct(r.latencies, 0.99).toFixed(2)} ms, max ${Math.max(...r.latencies).toFixed(2)} ms`,
     );
     console.log(
-      `  of which bar→prediction (md.bar.1m received → signal.pred received): p50 ${pct(barLatencies, 0.5).toFixed(2)} ms, p99 ${pct(barLatencies, 0.99).toFixed(2)} ms (${barLatencies.length} samples)`,
+      `tick→md.bar.1m (the stored bar, durable path): p50 ${pct(r.barLatencies, 0.5).toFixed(2)} ms, p99 ${pct(r.barLatencies, 0.99).toFixed(2)} ms; ` +
+        `${r.beforeBar} of ${r.latencies.length} predictions arrived before their bar`,
     );
     await h.stop();
     await sync.stop();

@@ -33,6 +33,8 @@ export async function observeBus(nc: NatsConnection, metrics: OpsMetrics, log: L
   const maxPending = options.maxPendingBars ?? 50_000;
   /** `venue.symbol.ts` of bars seen → arrival time (ms, performance clock). Insertion order = age. */
   const barSeenAt = new Map<string, number>();
+  /** Predictions that came before their bar (fast lane), until the bar comes. */
+  const predictedFirst = new Set<string>();
   const subs: Subscription[] = [];
 
   const listen = (subject: string, onMsg: (subject: string, data: Uint8Array) => void) => {
@@ -55,6 +57,7 @@ export async function observeBus(nc: NatsConnection, metrics: OpsMetrics, log: L
     if (!scope || !bar.ok) return;
     const key = `${scope.venue}.${scope.symbol}.${bar.value.ts}`;
     if (barSeenAt.has(key)) return; // a correction: latency counts from the first publication
+    if (predictedFirst.delete(key)) return; // predicted on the fast lane before the stored bar came
     barSeenAt.set(key, performance.now());
     if (barSeenAt.size > maxPending) {
       const oldest = barSeenAt.keys().next();
@@ -72,6 +75,14 @@ export async function observeBus(nc: NatsConnection, metrics: OpsMetrics, log: L
     if (seen !== undefined) {
       metrics.predictionSeconds.observe((performance.now() - seen) / 1000);
       barSeenAt.delete(key);
+    } else {
+      // Made from the bar marketSync handed over in memory (BarLane): published before the stored bar.
+      metrics.predictionsAheadOfBar.inc();
+      predictedFirst.add(key);
+      if (predictedFirst.size > maxPending) {
+        const oldest = predictedFirst.values().next();
+        if (!oldest.done) predictedFirst.delete(oldest.value);
+      }
     }
   });
 
@@ -120,6 +131,7 @@ export async function observeBus(nc: NatsConnection, metrics: OpsMetrics, log: L
       watcher.stop();
       for (const s of subs) s.unsubscribe();
       barSeenAt.clear();
+      predictedFirst.clear();
     },
   };
 }

@@ -44,6 +44,7 @@ export type OpsMetrics = {
   readonly predictions: Counter;
   /** Bar published on `md.bar.1m.>` → its prediction published on `signal.pred.>`, seconds. */
   readonly predictionSeconds: Histogram;
+  readonly predictionsAheadOfBar: Counter;
   /** 1 for every (scope, role, regime, version) active in KV `model_active`. */
   readonly modelVersionActive: Gauge<'scope' | 'role' | 'regime' | 'version'>;
   /** Changes of an active version (hot swaps), by scope. */
@@ -115,10 +116,14 @@ export function createOpsMetrics(options: OpsMetricsOptions = {}): OpsMetrics {
   const predictions = counter('signals_predictions_total', 'Predictions published on signal.pred.>.');
   const predictionSeconds = new Histogram({
     name: 'signals_prediction_latency_seconds',
-    help: 'From a bar published on md.bar.1m.> to its prediction published on signal.pred.>.',
+    help: 'From a bar published on md.bar.1m.> to its prediction published on signal.pred.> (predictions published before their bar are counted in signals_predictions_ahead_of_bar_total instead).',
     buckets: LATENCY_BUCKETS,
     registers,
   });
+  const predictionsAheadOfBar = counter(
+    'signals_predictions_ahead_of_bar_total',
+    'Predictions published before their bar reached md.bar.1m.> (made on the fast lane from the bar marketSync handed over in memory).',
+  );
   const modelVersionActive = gauge('signals_model_version_active', 'Active model versions (1 per active scope/role/regime/version).', ['scope', 'role', 'regime', 'version']);
   const modelSwaps = counter('signals_model_swaps_total', 'Active model version changes (hot swaps) seen in KV model_active.', ['scope']);
   const modelRollbacks = counter('signals_model_rollbacks_total', 'Model rollbacks by trigger.', ['trigger']);
@@ -145,6 +150,7 @@ export function createOpsMetrics(options: OpsMetricsOptions = {}): OpsMetrics {
     qualityState,
     predictions,
     predictionSeconds,
+    predictionsAheadOfBar,
     modelVersionActive,
     modelSwaps,
     modelRollbacks,

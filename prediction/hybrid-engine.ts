@@ -214,6 +214,11 @@ export class HybridEngine {
     return this.symbols.has(`${venue}.${symbol}`);
   }
 
+  /** Open time of the last bar stepped (or warmed up) for a symbol. */
+  lastBarTs(venue: string, symbol: string): number | undefined {
+    return this.symbols.get(`${venue}.${symbol}`)?.lastTs;
+  }
+
   /** The pretrained model serving a regime: that regime's, else the `any` one, else the first. */
   selectPretrained(pretrained: readonly ServingModel[], regime: string | undefined): ServingModel | undefined {
     return (

@@ -59,7 +59,8 @@ SELECT * FROM up ORDER BY venue, symbol, ts_ms`;
 
 /**
  * Closes (or re-closes, for late ticks) the given minutes from the ticks stored
- * for them: open = first tick, close = last tick (by ts, then trade id), high/low,
+ * for them: open = first tick, close = last tick (by ts, then trade id in byte
+ * order, whatever the database collation), high/low,
  * volume = exact decimal sum of sizes, trades = tick count. Returns the bars that
  * are new or changed (each also queued in `bar_outbox`).
  */
@@ -74,9 +75,9 @@ export async function closeBarsFromTicks(
        SELECT DISTINCT v, s, m FROM unnest($1::text[], $2::text[], $3::bigint[]) AS k(v, s, m)
      ), agg AS (
        SELECT k.v AS venue, k.s AS symbol, ${MS_TO_TS('k.m')} AS ts,
-              (array_agg(t.price ORDER BY t.ts, t.trade_id))[1] AS open,
+              (array_agg(t.price ORDER BY t.ts, t.trade_id COLLATE "C"))[1] AS open,
               max(t.price) AS high, min(t.price) AS low,
-              (array_agg(t.price ORDER BY t.ts DESC, t.trade_id DESC))[1] AS close,
+              (array_agg(t.price ORDER BY t.ts DESC, t.trade_id COLLATE "C" DESC))[1] AS close,
               sum(t.size::numeric)::float8 AS volume, count(*)::int AS trades
        FROM k JOIN ticks t
          ON t.venue = k.v AND t.symbol = k.s

@@ -4,6 +4,7 @@ export * from './messages.schema.ts';
 export * from './codec.ts';
 export * from './connection.ts';
 export * from './topology.ts';
+export * from './ack-publisher.ts';
 export * from './publish.ts';
 export * from './pull-pump.ts';
 export * from './paced-publish.ts';

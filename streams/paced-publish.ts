@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { JsPublisher } from './ack-publisher.ts';
 import { publishPipelined, type OutboundMessage } from './publish.ts';
 
 /** `--speed`: market time per wall time (60 = one market minute per second), or as fast as possible. */
@@ -26,7 +26,7 @@ function* untilAborted<T>(items: Iterable<T>, signal: AbortSignal, counter: { n:
  * `interrupted`) when `signal` aborts; every message sent is acked before return.
  */
 export async function publishPaced(
-  js: JetStreamClient,
+  js: JsPublisher,
   messages: Iterable<TimedMessage>,
   speed: Speed,
   signal: AbortSignal,

@@ -1,5 +1,6 @@
-import type { JetStreamClient, JetStreamPublishOptions, PubAck } from '@nats-io/jetstream';
+import type { JetStreamPublishOptions, PubAck } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
+import type { JsPublisher } from './ack-publisher.ts';
 import { encodeJson } from './codec.ts';
 
 export type OutboundMessage = { subject: string; payload: unknown; msgId?: string; headers?: Record<string, string> };
@@ -8,7 +9,7 @@ export type OutboundMessage = { subject: string; payload: unknown; msgId?: strin
 export const ORIGIN_HEADER = 'Signals-Origin';
 
 /** Publishes one JSON message to JetStream and waits for the stream's ack. */
-export async function publishJson(js: JetStreamClient, message: OutboundMessage): Promise<PubAck> {
+export async function publishJson(js: JsPublisher, message: OutboundMessage): Promise<PubAck> {
   const opts: Partial<JetStreamPublishOptions> = {};
   if (message.msgId) opts.msgID = message.msgId;
   if (message.headers) {
@@ -25,7 +26,7 @@ export async function publishJson(js: JetStreamClient, message: OutboundMessage)
  * publish is confirmed before this resolves. Rejects on the first failure.
  */
 export async function publishPipelined(
-  js: JetStreamClient,
+  js: JsPublisher,
   messages: Iterable<OutboundMessage>,
   window = 256,
 ): Promise<{ published: number; duplicates: number }> {

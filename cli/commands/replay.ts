@@ -1,8 +1,8 @@
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { loadSettings, redactUrl } from '../../config/index.ts';
 import { barMessage, readBars, tickMessages, type RowError } from '../../market/index.ts';
 import {
+  ackPublisher,
   barSchema,
   connectNats,
   ensureTopology,
@@ -11,6 +11,7 @@ import {
   publishPaced,
   subjects,
   type PublishStats,
+  type JsPublisher,
   type Speed,
   type TimedMessage,
 } from '../../streams/index.ts';
@@ -53,7 +54,7 @@ export function tokenFlag(value: string | undefined, flag: string): string {
  */
 export async function withMarketPublisher<T>(
   name: string,
-  fn: (js: JetStreamClient, signal: AbortSignal) => Promise<T>,
+  fn: (js: JsPublisher, signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const settings = loadSettings();
   let nc: NatsConnection;
@@ -73,7 +74,7 @@ export async function withMarketPublisher<T>(
       maxBytesMb: settings.STREAM_MAX_BYTES_MB,
       duplicateWindowS: settings.DUPLICATE_WINDOW_S,
     });
-    return await fn(jetstream(nc), controller.signal);
+    return await fn(ackPublisher(nc), controller.signal);
   } finally {
     process.off('SIGINT', onSigint);
     await nc.drain().catch(() => undefined);

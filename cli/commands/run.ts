@@ -1,10 +1,9 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
 import { startSystem, type SystemHandle, type SystemStatus } from '../../actors/system.service.ts';
 import { createRootLogger, loadSettings, redactUrl, type Logger, type Settings } from '../../config/index.ts';
 import { interleavedSynthTicks, readBars, tickMessages, type SynthOptions } from '../../market/index.ts';
 import { createPool, ensureDatabase, migrate, predictionAccuracy, type Db } from '../../sql/index.ts';
-import { connectNats, ensureTopology, predictionSchema, publishPaced, type PublishStats, type Speed, type TimedMessage } from '../../streams/index.ts';
+import { ackPublisher, connectNats, ensureTopology, predictionSchema, publishPaced, type PublishStats, type Speed, type TimedMessage } from '../../streams/index.ts';
 import { intFlag, parseFlags, type CliCommand } from '../command.ts';
 import { CliError, EXIT, UsageError } from '../errors.ts';
 import { parseSpeed, reportRejected, tokenFlag } from './replay.ts';
@@ -207,7 +206,7 @@ export const runCommand: CliCommand = {
       void (async () => {
         await system.ready();
         if (!source || abort.signal.aborted) return;
-        published = await publishPaced(jetstream(nc), source.messages, speed, abort.signal);
+        published = await publishPaced(ackPublisher(nc), source.messages, speed, abort.signal);
         if (!exitAfter || abort.signal.aborted) return;
         while (!drained(system.status(), published.published, source.bars) && !abort.signal.aborted) {
           await new Promise((r) => setTimeout(r, 200));

@@ -30,6 +30,12 @@ describe('marketSync on real nats-server and PostgreSQL', () => {
     await sys?.dispose();
   });
 
+  /** What the actor was doing, for a timeout's message. */
+  const state = () => {
+    const snap = sync.actor.getSnapshot();
+    return `; marketSync ${JSON.stringify(snap.value)} ${JSON.stringify(snap.context.stats)}`;
+  };
+
   const publish = async (ticks: Tick[], withMsgId = true) => {
     const js = jetstream(sys.nc);
     for (const t of ticks) {
@@ -47,14 +53,14 @@ describe('marketSync on real nats-server and PostgreSQL', () => {
       tick(1, 30, 104.5, 0.3, 'b2'),
       tick(2, 0, 104, 1, 'c1'),
     ]);
-    await eventually(async () => (await readBars(sys.db, 'binance', 'BTCUSDT')).length === 2, 10_000, 'two closed bars');
+    await eventually(async () => (await readBars(sys.db, 'binance', 'BTCUSDT')).length === 2, 10_000, () => 'two closed bars' + state());
     const bars = await readBars(sys.db, 'binance', 'BTCUSDT');
     expect(bars[0], 'bar 0 = first/max/min/last price, decimal sum of sizes').toMatchObject({
       ts: M0, open: 100, high: 103, low: 99, close: 101, volume: 1.85, trades: 4, revision: 0,
     });
     expect(bars[1]).toMatchObject({ ts: M0 + 60_000, open: 102, high: 104.5, low: 102, close: 104.5, volume: 2.3, trades: 2 });
     // The third minute closes after the grace period with no ticks.
-    await eventually(async () => (await readBars(sys.db, 'binance', 'BTCUSDT')).length === 3, 10_000, 'grace closure');
+    await eventually(async () => (await readBars(sys.db, 'binance', 'BTCUSDT')).length === 3, 10_000, () => 'grace closure' + state());
     const msgs = await readStream<Bar>(sys.nc, 'MD_BARS', 'md.bar.1m.binance.BTCUSDT');
     expect(msgs.map((m) => m.data.ts), 'each bar published exactly once, in order').toEqual([M0, M0 + 60_000, M0 + 120_000]);
     expect(msgs[0]?.msgId).toBe(`binance:BTCUSDT:${M0}`);
@@ -65,15 +71,15 @@ describe('marketSync on real nats-server and PostgreSQL', () => {
     await publish(t);
     await publish(t); // same Nats-Msg-Id: dropped by the stream
     await publish(t, false); // no msg id: reaches the consumer, the key makes it harmless
-    await eventually(async () => sync.actor.getSnapshot().context.stats.duplicates >= 2, 10_000, 'duplicates seen');
+    await eventually(async () => sync.actor.getSnapshot().context.stats.duplicates >= 2, 10_000, () => 'duplicates seen' + state());
     expect(await countTicks(sys.db, 'binance', 'ETHUSDT'), 'no duplicate rows').toBe(2);
   });
 
   it('corrects a closed bar when a late tick arrives, and publishes the correction', async () => {
     await publish([tick(20, 0, 10, 1, 'e1', 'SOLUSDT'), tick(21, 0, 11, 1, 'e2', 'SOLUSDT'), tick(22, 0, 12, 1, 'e3', 'SOLUSDT')]);
-    await eventually(async () => (await readBars(sys.db, 'binance', 'SOLUSDT')).length === 2, 10_000, 'bars 20, 21');
+    await eventually(async () => (await readBars(sys.db, 'binance', 'SOLUSDT')).length === 2, 10_000, () => 'bars 20, 21' + state());
     await publish([tick(20, 30, 9, 2, 'e-late', 'SOLUSDT')]);
-    await eventually(async () => (await readBars(sys.db, 'binance', 'SOLUSDT'))[0]?.revision === 1, 10_000, 'bar 20 corrected');
+    await eventually(async () => (await readBars(sys.db, 'binance', 'SOLUSDT'))[0]?.revision === 1, 10_000, () => 'bar 20 corrected' + state());
     const [bar20] = await readBars(sys.db, 'binance', 'SOLUSDT', M0 + 20 * 60_000, M0 + 20 * 60_000);
     expect(bar20, 'late tick lowers the low and adds volume').toMatchObject({ low: 9, close: 9, volume: 3, trades: 2 });
     const msgs = await readStream<Bar>(sys.nc, 'MD_BARS', 'md.bar.1m.binance.SOLUSDT');
@@ -105,8 +111,8 @@ describe('marketSync on real nats-server and PostgreSQL', () => {
       const [subject, data] = bad[i]!;
       await js.publish(subject, data);
     }
-    await eventually(async () => (await countTicks(sys.db, 'binance', 'XRPUSDT')) === bad.length, 10_000, 'valid ticks stored');
-    await eventually(async () => (await readStream(sys.nc, 'MD_DLQ', 'md.invalid.>')).length === bad.length, 10_000, 'dead letters');
+    await eventually(async () => (await countTicks(sys.db, 'binance', 'XRPUSDT')) === bad.length, 10_000, () => 'valid ticks stored' + state());
+    await eventually(async () => (await readStream(sys.nc, 'MD_DLQ', 'md.invalid.>')).length === bad.length, 10_000, () => 'dead letters' + state());
     const letters = await readStream<DeadLetter>(sys.nc, 'MD_DLQ', 'md.invalid.>');
     expect(letters.map((l) => l.data.reason), 'one dead letter per bad message, with its reason').toEqual(bad.map((b) => b[2]));
     for (const l of letters) expect(l.data.issues.length, `issues for ${l.data.reason}`).toBeGreaterThan(0);

@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BarLane, type LaneBar } from '../../actors/bar-lane.ts';
 import { startMarketSync } from '../../actors/market-sync.service.ts';
+import { sameBar } from '../../actors/predictor-fast-lane.ts';
 import { barToTicks, readBarsCsv, type BarRow } from '../../market/index.ts';
 import { countTicks, readBars } from '../../sql/index.ts';
 import { msgIds, publishPipelined, subjects, type Bar, type Tick } from '../../streams/index.ts';
@@ -53,12 +55,23 @@ describe('replaying the BTCUSDT file as ticks through the real path', () => {
 
   it('gives bars_1m rows equal to the CSV and one bar message per bar', async () => {
     expect(bars.length, 'the file has 30,900 bars').toBe(30_900);
-    const sync = startMarketSync({ nc: sys.nc, db: sys.db, settings: sys.settings, log: sys.log });
+    // The bars marketSync hands to the predictor before they are stored (see BarLane) are watched too.
+    const lane = new BarLane();
+    const handed: LaneBar[] = [];
+    lane.listen((b) => handed.push(...b));
+    const sync = startMarketSync({ nc: sys.nc, db: sys.db, settings: sys.settings, log: sys.log, lane });
     await sync.ready();
     await publishTicks(sys, ticksOf(bars, 'binance', 'BTCUSDT'));
     await eventually(async () => (await readBars(sys.db, 'binance', 'BTCUSDT')).length === bars.length, 120_000, 'all bars');
     await sync.stop();
-    expectSameBars(await readBars(sys.db, 'binance', 'BTCUSDT'), bars, 'full replay');
+    const stored = await readBars(sys.db, 'binance', 'BTCUSDT');
+    expectSameBars(stored, bars, 'full replay');
+    // Every bar but the last (closed by the grace timer after the replay) was handed over at its closing tick.
+    expect(handed.length, 'bars handed over').toBeGreaterThanOrEqual(bars.length - 1);
+    const byTs = new Map(stored.map((b) => [b.ts, b]));
+    const differ = handed.filter((h) => !sameBar(h.bar, byTs.get(h.bar.ts) ?? h.bar) || !byTs.has(h.bar.ts));
+    expect(differ.slice(0, 3), 'each bar handed over equals the bar stored for it').toEqual([]);
+    expect(handed.slice(1).every((h, i) => h.prevTs === handed[i]?.bar.ts), 'each names the bar closed before it').toBe(true);
     const msgs = await readStream<Bar>(sys.nc, 'MD_BARS', 'md.bar.1m.binance.BTCUSDT');
     expect(msgs.length, 'one md.bar.1m message per bar').toBe(bars.length);
     expect(new Set(msgs.map((m) => m.data.ts)).size, 'no bar published twice').toBe(bars.length);

@@ -74,7 +74,7 @@ describe('fineTuner machine (injected adapt)', () => {
 });
 
 describe('predictor machine (injected effects)', () => {
-  const o: PredictorBatchOutcome = { bars: 3, predictions: 2, replayed: 0, withheld: 0, warmingUp: 1, stale: 0, invalid: 0, triggers: 0, ms: 1 };
+  const o: PredictorBatchOutcome = { bars: 3, predictions: 2, replayed: 0, withheld: 0, warmingUp: 1, stale: 0, invalid: 0, triggers: 0, lane: 0, laneMismatches: 0, ms: 1 };
   it('prepares, runs, degrades and recovers on the loop’s events, stops via the loop', async () => {
     let stopAsked = false;
     const machine = predictorMachine.provide({
@@ -95,6 +95,10 @@ describe('predictor machine (injected effects)', () => {
     actor.send({ type: 'predictor.degraded', reason: 'db down' });
     expect(actor.getSnapshot().matches({ running: 'degraded' })).toBe(true);
     expect(actor.getSnapshot().context.lastError).toBe('db down');
+    // A fast-lane run counts its predictions but says nothing about the durable path's health.
+    actor.send({ type: 'predictor.lane', outcome: { bars: 4, predictions: 3, withheld: 1, ms: 1 } });
+    expect(actor.getSnapshot().matches({ running: 'degraded' })).toBe(true);
+    expect(actor.getSnapshot().context.stats).toMatchObject({ predictions: 5, lane: 3, withheld: 1, bars: 3 });
     actor.send({ type: 'predictor.recovered' });
     expect(actor.getSnapshot().matches({ running: 'live' })).toBe(true);
     actor.send({ type: 'predictor.stop' });

@@ -1,0 +1,93 @@
+// The market side of bench/predict's ticks mode, on its own thread (as a feed and
+// its subscribers are other processes in production): publishes the tick slots to
+// MD_TICKS (warm-up at full speed, then paced), listens to signal.pred.<venue>.>,
+// and measures, for every bar, the time from publishing the tick that closed it
+// to receiving its prediction (and its md.bar.1m message).
+import { parentPort, workerData } from 'node:worker_threads';
+import { connect } from '@nats-io/transport-node';
+import { ackPublisher, publishPipelined, type OutboundMessage } from '../streams/index.ts';
+
+export type FeederInput = {
+  natsUrl: string;
+  venue: string;
+  rate: number;
+  warmSlots: number;
+  slots: { msgs: OutboundMessage[]; closes: string[] }[];
+};
+export type FeederResult = {
+  sent: number;
+  pubSeconds: number;
+  /** ms from the closing tick's publish to the prediction's arrival, per bar predicted. */
+  latencies: number[];
+  /** ms from the closing tick's publish to the stored bar's arrival on md.bar.1m. */
+  barLatencies: number[];
+  /** Predictions that arrived before their bar was on md.bar.1m. */
+  beforeBar: number;
+  received: number;
+};
+
+const input = workerData as FeederInput;
+const port = parentPort;
+if (!port) throw new Error('tick-feeder runs as a worker thread');
+
+const nc = await connect({ servers: input.natsUrl, noAsyncTraces: true });
+const js = ackPublisher(nc);
+const closeAt = new Map<string, number>();
+const barAt = new Map<string, number>();
+const latencies: number[] = [];
+const barLatencies: number[] = [];
+let measuring = false;
+let received = 0;
+let beforeBar = 0;
+const key = (data: Uint8Array) => {
+  const m = JSON.parse(new TextDecoder().decode(data)) as { symbol: string; ts: number };
+  return `${m.symbol}:${m.ts}`;
+};
+nc.subscribe(`md.bar.1m.${input.venue}.>`, {
+  callback: (_err, msg) => {
+    const now = performance.now();
+    if (!measuring) return;
+    const k = key(msg.data);
+    barAt.set(k, now);
+    const at = closeAt.get(k);
+    if (at !== undefined) barLatencies.push(now - at);
+  },
+});
+nc.subscribe(`signal.pred.${input.venue}.>`, {
+  callback: (_err, msg) => {
+    const now = performance.now();
+    received += 1;
+    if (!measuring) return;
+    const k = key(msg.data);
+    const at = closeAt.get(k);
+    if (at === undefined) return;
+    latencies.push(now - at);
+    if (!barAt.has(k)) beforeBar += 1;
+  },
+});
+await nc.flush();
+
+for (const s of input.slots.slice(0, input.warmSlots)) await publishPipelined(js, s.msgs);
+port.postMessage({ type: 'warmed' });
+await new Promise<void>((resolve) => port.once('message', () => resolve()));
+
+measuring = true;
+const measured = input.slots.slice(input.warmSlots);
+const started = performance.now();
+let sent = 0;
+for (const s of measured) {
+  // Pace: the n-th tick goes out at n / rate seconds.
+  const wait = started + (sent / input.rate) * 1000 - performance.now();
+  if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+  const now = performance.now();
+  for (const k of s.closes) closeAt.set(k, now);
+  await publishPipelined(js, s.msgs);
+  sent += s.msgs.length;
+}
+const pubSeconds = (performance.now() - started) / 1000;
+const want = measured.reduce((n, s) => n + s.closes.length, 0);
+const deadline = Date.now() + 30_000;
+while ((latencies.length < want || barLatencies.length < want) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+await nc.drain();
+const result: FeederResult = { sent, pubSeconds, latencies, barLatencies, beforeBar, received };
+port.postMessage({ type: 'done', result });

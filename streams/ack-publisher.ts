@@ -1,0 +1,139 @@
+import type { JetStreamPublishOptions, PubAck } from '@nats-io/jetstream';
+import { createInbox, headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+
+/** What publishing needs of a JetStream client: `JetStreamClient` and `AckPublisher` both fit. */
+export type JsPublisher = {
+  publish(subject: string, data: Uint8Array, opts?: Partial<JetStreamPublishOptions>): Promise<PubAck>;
+};
+
+/** The stream refused a publish (its PubAck carried an error), or no stream listens on the subject. */
+export class PublishRejectedError extends Error {
+  override readonly name = 'PublishRejectedError';
+  constructor(
+    message: string,
+    readonly code: number,
+    readonly errCode?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** No PubAck arrived in time (the server is slow, or the connection is down). */
+export class PublishTimeoutError extends Error {
+  override readonly name = 'PublishTimeoutError';
+}
+
+type Pending = { resolve(ack: PubAck): void; reject(err: Error): void; deadline: number };
+
+const decoder = new TextDecoder();
+const SWEEP_MS = 100;
+
+/**
+ * JetStream publishing with confirmations, cheap enough for the hot path: every
+ * publish is a core publish whose reply subject is a token under one inbox
+ * subscription, and the stream's PubAck (or error) settles it. The client
+ * library's `js.publish` is a request per message, and each request builds two
+ * Error objects with stack traces (one of them even on success): a fifth of the
+ * CPU of the prediction path. Same semantics: resolves with the PubAck,
+ * rejects when the stream refuses the message, nobody listens (503), or no
+ * PubAck arrives within `timeoutMs` (a message may then still have been stored;
+ * publish with a msgId and retry, the stream drops the duplicate).
+ */
+export class AckPublisher implements JsPublisher {
+  private readonly inbox: string;
+  private readonly sub: Subscription;
+  private readonly pending = new Map<string, Pending>();
+  private readonly sweeper: NodeJS.Timeout;
+  private next = 0;
+  private closedError: Error | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly timeoutMs = 5_000,
+  ) {
+    this.inbox = createInbox();
+    this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => (err ? this.failAll(err) : this.settle(msg)) });
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper.unref();
+    this.sub.closed.then(
+      () => this.failAll(new Error('the ack subscription closed')),
+      (err: unknown) => this.failAll(err instanceof Error ? err : new Error(String(err))),
+    );
+  }
+
+  /** Messages published and not yet confirmed. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  publish(subject: string, data: Uint8Array, opts: Partial<JetStreamPublishOptions> = {}): Promise<PubAck> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    const token = (this.next++).toString(36);
+    const h = opts.headers ?? (opts.msgID ? natsHeaders() : undefined);
+    if (opts.msgID) h?.set('Nats-Msg-Id', opts.msgID);
+    return new Promise<PubAck>((resolve, reject) => {
+      this.pending.set(token, { resolve, reject, deadline: Date.now() + (opts.timeout ?? this.timeoutMs) });
+      try {
+        this.nc.publish(subject, data, { reply: `${this.inbox}.${token}`, ...(h ? { headers: h } : {}) });
+      } catch (err) {
+        this.pending.delete(token);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+
+  /** Stops listening; whatever is still in flight is rejected. */
+  close(): void {
+    clearInterval(this.sweeper);
+    this.failAll(new Error('publisher closed'));
+    this.sub.unsubscribe();
+  }
+
+  private settle(msg: Msg): void {
+    const token = msg.subject.slice(this.inbox.length + 1);
+    const p = this.pending.get(token);
+    if (!p) return; // timed out earlier
+    this.pending.delete(token);
+    const status = msg.headers?.code ?? 0;
+    if (status === 503) return p.reject(new PublishRejectedError('no stream captures this subject (503 no responders)', 503));
+    if (msg.data.length === 0) return p.reject(new PublishRejectedError(`empty PubAck (status ${status})`, status));
+    let body: { stream?: string; seq?: number; duplicate?: boolean; domain?: string; error?: { code?: number; err_code?: number; description?: string } };
+    try {
+      body = JSON.parse(decoder.decode(msg.data)) as typeof body;
+    } catch {
+      return p.reject(new PublishRejectedError('PubAck is not JSON', 0));
+    }
+    if (body.error) return p.reject(new PublishRejectedError(body.error.description ?? 'publish rejected', body.error.code ?? 0, body.error.err_code));
+    if (!body.stream) return p.reject(new PublishRejectedError('invalid PubAck', 0));
+    p.resolve({ stream: body.stream, seq: body.seq ?? 0, duplicate: body.duplicate ?? false, ...(body.domain ? { domain: body.domain } : {}) });
+  }
+
+  private sweep(): void {
+    if (this.pending.size === 0) return;
+    const now = Date.now();
+    for (const [token, p] of this.pending) {
+      if (p.deadline <= now) {
+        this.pending.delete(token);
+        p.reject(new PublishTimeoutError(`no PubAck within ${this.timeoutMs} ms`));
+      }
+    }
+  }
+
+  private failAll(err: Error): void {
+    this.closedError ??= err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+}
+
+const publishers = new WeakMap<NatsConnection, AckPublisher>();
+
+/** The connection's shared AckPublisher (one inbox subscription per connection). */
+export function ackPublisher(nc: NatsConnection): AckPublisher {
+  let p = publishers.get(nc);
+  if (!p) {
+    p = new AckPublisher(nc);
+    publishers.set(nc, p);
+  }
+  return p;
+}
