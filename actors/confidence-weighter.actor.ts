@@ -1,6 +1,6 @@
 import { assign, setup } from 'xstate';
 import type { Forecast } from '../models/index.ts';
-import { emptyWeightState, joinComponent, scoreOutcome, type PendingScore, type WeighterConfig, type WeightState } from '../prediction/index.ts';
+import { emptyWeightState, joinComponent, scoreOutcome, type WeighterConfig, type WeightState } from '../prediction/index.ts';
 
 /**
  * Version of this machine's definition as persisted in `actor_snapshots`. Bump it
@@ -9,12 +9,11 @@ import { emptyWeightState, joinComponent, scoreOutcome, type PendingScore, type 
  */
 export const CONFIDENCE_WEIGHTER_DEFINITION = '2';
 
-/** What a weighter learns and must survive a restart: the decayed losses, the last bar scored, the forecasts awaiting their bar. */
+/** What a weighter learns and must survive a restart: the decayed losses, the last bar scored. */
 export type ConfidenceWeighterMemory = {
   state: WeightState;
   /** Open time of the last bar whose outcome was scored (a redelivered bar at or before it is not scored again). */
   scoredThrough: number | undefined;
-  pending: PendingScore | undefined;
 };
 
 export type ConfidenceWeighterInput = { config: WeighterConfig; establishedAfter: number; restored?: ConfidenceWeighterMemory };
@@ -22,8 +21,6 @@ export type ConfidenceWeighterContext = Omit<ConfidenceWeighterInput, 'restored'
 export type ConfidenceWeighterEvent =
   /** The bar a prediction was for (opened at `ts`) closed: every component's forecast against the realised log return. */
   | { type: 'weights.scored'; actual: number; forecasts: Readonly<Record<string, Forecast>>; ts?: number }
-  /** The latest prediction's forecasts, scored when their bar closes. */
-  | { type: 'weights.expected'; pending: PendingScore }
   /** A component (e.g. the online model) joins the blend at its prior share. */
   | { type: 'weights.joined'; role: string }
   | { type: 'weights.stop' };
@@ -48,7 +45,6 @@ export const confidenceWeighterMachine = setup({
         ? { state: scoreOutcome(context.state, event.actual, event.forecasts, context.config), scoredThrough: event.ts ?? context.scoredThrough }
         : {},
     ),
-    expect: assign({ pending: ({ context, event }) => (event.type === 'weights.expected' ? event.pending : context.pending) }),
     join: assign({
       state: ({ context, event }) => (event.type === 'weights.joined' ? joinComponent(context.state, event.role, context.config) : context.state),
     }),
@@ -67,12 +63,10 @@ export const confidenceWeighterMachine = setup({
     establishedAfter: input.establishedAfter,
     state: input.restored?.state ?? emptyWeightState(),
     scoredThrough: input.restored?.scoredThrough,
-    pending: input.restored?.pending,
   }),
   initial: 'prior',
   on: {
     'weights.joined': { actions: 'join' },
-    'weights.expected': { actions: 'expect' },
     'weights.stop': '.stopped',
   },
   states: {

@@ -1,14 +1,29 @@
 import { createActor, type ActorRefFrom } from 'xstate';
 import { z } from 'zod';
 import type { Logger } from '../config/index.ts';
-import { DEFAULT_WEIGHTER_CONFIG, ESTABLISHED_AFTER, type WeighterConfig, type WeightKeeper, type WeightKeeperFactory, type WeightPhase } from '../prediction/index.ts';
+import {
+  DEFAULT_WEIGHTER_CONFIG,
+  ESTABLISHED_AFTER,
+  type PendingScore,
+  type WeighterConfig,
+  type WeightKeeper,
+  type WeightKeeperFactory,
+  type WeightPhase,
+} from '../prediction/index.ts';
 import type { Db } from '../sql/index.ts';
 import { CONFIDENCE_WEIGHTER_DEFINITION, confidenceWeighterMachine, type ConfidenceWeighterMemory } from './confidence-weighter.actor.ts';
 import { SnapshotStore } from './snapshot-store.ts';
 
 type WeighterRef = ActorRefFrom<typeof confidenceWeighterMachine>;
 
-function keeperOf(actor: WeighterRef, onChange?: () => void): WeightKeeper {
+/**
+ * A machine as the engine's weight keeper. The forecasts awaiting their bar
+ * (`expect`) are the engine's memory, not weighter state: they are kept here,
+ * beside the machine, and persisted with its snapshot, so each bar costs the
+ * machine one event (the outcome), not two.
+ */
+function keeperOf(actor: WeighterRef, restored: PendingScore | undefined, onChange?: () => void): WeightKeeper & { readonly pending: PendingScore | undefined } {
+  let pending = restored;
   return {
     get state() {
       return actor.getSnapshot().context.state;
@@ -17,8 +32,9 @@ function keeperOf(actor: WeighterRef, onChange?: () => void): WeightKeeper {
       const s = actor.getSnapshot();
       return s.matches('established') ? 'established' : s.matches('learning') ? 'learning' : 'prior';
     },
-    get restoredPending() {
-      return actor.getSnapshot().context.pending;
+    restoredPending: restored,
+    get pending() {
+      return pending;
     },
     score(actual, forecasts, ts) {
       actor.send(ts === undefined ? { type: 'weights.scored', actual, forecasts } : { type: 'weights.scored', actual, forecasts, ts });
@@ -29,8 +45,8 @@ function keeperOf(actor: WeighterRef, onChange?: () => void): WeightKeeper {
       actor.send({ type: 'weights.joined', role });
       onChange?.();
     },
-    expect(pending) {
-      actor.send({ type: 'weights.expected', pending });
+    expect(next) {
+      pending = next;
       onChange?.();
     },
     stop() {
@@ -45,7 +61,7 @@ function keeperOf(actor: WeighterRef, onChange?: () => void): WeightKeeper {
  * scored bar (a plain synchronous `send`, cheap enough for the hot path).
  */
 export function createConfidenceWeighters(config: WeighterConfig = DEFAULT_WEIGHTER_CONFIG, establishedAfter = ESTABLISHED_AFTER): WeightKeeperFactory {
-  return () => keeperOf(createActor(confidenceWeighterMachine, { input: { config, establishedAfter } }).start());
+  return () => keeperOf(createActor(confidenceWeighterMachine, { input: { config, establishedAfter } }).start(), undefined);
 }
 
 const finite = z.number().refine(Number.isFinite, 'must be finite');
@@ -98,17 +114,20 @@ export function createPersistentWeighters(opts: {
     definitionVersion: CONFIDENCE_WEIGHTER_DEFINITION,
     schema: confidenceWeighterSnapshotSchema,
   });
-  const restored = new Map<string, ConfidenceWeighterMemory>();
-  const actors = new Map<string, WeighterRef>();
+  const restored = new Map<string, ConfidenceWeighterMemory & { pending: PendingScore | undefined }>();
+  const actors = new Map<string, { actor: WeighterRef; keeper: ReturnType<typeof keeperOf> }>();
   const dirty = new Set<string>();
   let saving: Promise<void> = Promise.resolve();
   const factory: WeightKeeperFactory = (venue, symbol) => {
     const id = weighterActorId(venue, symbol);
     const memory = restored.get(id);
     restored.delete(id);
-    const actor = createActor(confidenceWeighterMachine, { input: { config, establishedAfter, ...(memory ? { restored: memory } : {}) } }).start();
-    actors.set(id, actor);
-    return keeperOf(actor, () => dirty.add(id));
+    const actor = createActor(confidenceWeighterMachine, {
+      input: { config, establishedAfter, ...(memory ? { restored: { state: memory.state, scoredThrough: memory.scoredThrough } } : {}) },
+    }).start();
+    const keeper = keeperOf(actor, memory?.pending, () => dirty.add(id));
+    actors.set(id, { actor, keeper });
+    return keeper;
   };
   return {
     factory,
@@ -127,8 +146,10 @@ export function createPersistentWeighters(opts: {
         const ids = [...dirty];
         const entries: { actorId: string; snapshot: WeighterSnapshot }[] = [];
         for (const id of ids) {
-          const ctx = actors.get(id)?.getSnapshot().context;
-          if (ctx) entries.push({ actorId: id, snapshot: { state: ctx.state, scoredThrough: ctx.scoredThrough ?? null, pending: ctx.pending ?? null } });
+          const a = actors.get(id);
+          if (!a) continue;
+          const ctx = a.actor.getSnapshot().context;
+          entries.push({ actorId: id, snapshot: { state: ctx.state, scoredThrough: ctx.scoredThrough ?? null, pending: a.keeper.pending ?? null } });
         }
         // Clean from the moment of the copy: a change during the save marks it dirty again.
         for (const id of ids) dirty.delete(id);
