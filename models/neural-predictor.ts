@@ -92,7 +92,8 @@ export class NeuralPredictor implements Predictor {
     }
     const x = normaliseRows(this.preprocessor, raw);
     const [value, pUp] = tf.tidy(() => {
-      const outputs = this.model.predict(tf.tensor3d(x, [n, this.lookback, this.featureCount]), { batchSize: Math.max(n, 1) });
+      // One batch: `predictOnBatch` skips `predict`'s slicing into batches and re-concatenation.
+      const outputs = this.model.predictOnBatch(tf.tensor3d(x, [n, this.lookback, this.featureCount]));
       const list = Array.isArray(outputs) ? outputs : [outputs];
       // Copies: backend memory may be reused once the tensors are disposed.
       return [Float32Array.from(list[0]?.dataSync() ?? []), Float32Array.from(list[1]?.dataSync() ?? [])];

@@ -68,14 +68,14 @@ describe('inference', () => {
       for (const bar of list) last = b.push(bar) ?? last;
       latest.set(sym, last ?? { ts: 0, rows: [] });
     }
-    const spy = predictor.model.predict.bind(predictor.model);
+    const spy = predictor.model.predictOnBatch.bind(predictor.model);
     let calls = 0;
-    predictor.model.predict = (...args) => {
+    predictor.model.predictOnBatch = (...args) => {
       calls += 1;
       return spy(...args);
     };
     const out = predictMany(predictor, latest);
-    predictor.model.predict = spy;
+    predictor.model.predictOnBatch = spy;
     expect(calls, 'one tensor call for all symbols').toBe(1);
     expect(out.get('C'), 'C has only 20 bars: still warming up').toBeUndefined();
     for (const sym of ['A', 'B']) {
