@@ -10,7 +10,8 @@
 //         (features, regime, one predictBatch per model per round, blend) →
 //         signal.pred (+ store). The feed and its subscriber run on a worker thread
 //         (tick-feeder.worker.ts). Latency = prediction received − publish of the tick
-//         that closed the bar (the first tick of the next minute). The first --warm
+//         that closed the bar (the first tick of the next minute; stamped as that tick
+//         goes out, its payload encoded beforehand). The first --warm
 //         minutes fill the feature windows and are not measured.
 // bars:   throughput: N × --bar-minutes bars are put in MD_BARS first, then the
 //         predictor is started and timed until every bar is handled (published,
@@ -28,9 +29,9 @@ import { startPredictors } from '../actors/predictor.service.ts';
 import { barMessage, synthBars, tickMessages, type SynthBar } from '../market/index.ts';
 import { selectBackend, type OhlcvBar } from '../models/index.ts';
 import { DEFAULT_PRETRAIN, HybridEngine, pretrainRegimeModels, servingModels, StaticModelSource } from '../prediction/index.ts';
-import { ackPublisher, ORIGIN_HEADER, publishPipelined, type OutboundMessage } from '../streams/index.ts';
+import { ackPublisher, ORIGIN_HEADER, publishPipelined } from '../streams/index.ts';
 import { startTestSystem } from '../test/helpers/system.ts';
-import type { FeederInput, FeederResult } from './tick-feeder.worker.ts';
+import type { FeederInput, FeederResult, FeederTick } from './tick-feeder.worker.ts';
 
 const { values } = parseArgs({
   options: {
@@ -140,12 +141,14 @@ async function ticksMode(): Promise<void> {
       });
       for (let k = 0; k < 4; k += 1) {
         slots.push({
-          msgs: perSymbol.flatMap((t): OutboundMessage[] => {
+          msgs: perSymbol.flatMap((t, i): FeederTick[] => {
             const msg = t[k];
-            return msg ? [{ subject: msg.subject, payload: msg.payload, ...(msg.msgId ? { msgId: msg.msgId } : {}) }] : [];
+            const bar = minute[i];
+            if (!msg || !bar) return [];
+            // The first tick of minute m closes the bar of minute m - 1.
+            const closes = k === 0 && m > 0 ? `${bar.symbol}:${bar.ts - 60_000}` : undefined;
+            return [{ subject: msg.subject, payload: msg.payload, ...(msg.msgId ? { msgId: msg.msgId } : {}), ...(closes ? { closes } : {}) }];
           }),
-          // The first tick of minute m closes the bar of minute m - 1.
-          closes: k === 0 && m > 0 ? minute.map((b) => `${b.symbol}:${b.ts - 60_000}`) : [],
         });
       }
     }

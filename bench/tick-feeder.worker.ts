@@ -5,14 +5,16 @@
 // to receiving its prediction (and its md.bar.1m message).
 import { parentPort, workerData } from 'node:worker_threads';
 import { connect } from '@nats-io/transport-node';
-import { ackPublisher, publishPipelined, type OutboundMessage } from '../streams/index.ts';
+import { ackPublisher, encodeJson, publishPipelined, type OutboundMessage } from '../streams/index.ts';
 
+/** A tick; `closes` names the bar (`<symbol>:<ts>`) it is the closing tick of. */
+export type FeederTick = OutboundMessage & { closes?: string };
 export type FeederInput = {
   natsUrl: string;
   venue: string;
   rate: number;
   warmSlots: number;
-  slots: { msgs: OutboundMessage[]; closes: string[] }[];
+  slots: { msgs: FeederTick[] }[];
 };
 export type FeederResult = {
   sent: number;
@@ -68,24 +70,31 @@ nc.subscribe(`signal.pred.${input.venue}.>`, {
 await nc.flush();
 
 for (const s of input.slots.slice(0, input.warmSlots)) await publishPipelined(js, s.msgs);
+// Encoded ahead, so the paced loop below only publishes (and stamps each closing tick as it goes out).
+const measured = input.slots.slice(input.warmSlots).map((s) =>
+  s.msgs.map((m) => ({ subject: m.subject, data: encodeJson(m.payload), msgId: m.msgId, closes: m.closes })),
+);
 port.postMessage({ type: 'warmed' });
 await new Promise<void>((resolve) => port.once('message', () => resolve()));
 
 measuring = true;
-const measured = input.slots.slice(input.warmSlots);
 const started = performance.now();
 let sent = 0;
-for (const s of measured) {
-  // Pace: the n-th tick goes out at n / rate seconds.
+for (const slot of measured) {
+  // Pace: the n-th tick goes out at n / rate seconds; a slot (one tick of every symbol) goes out at once.
   const wait = started + (sent / input.rate) * 1000 - performance.now();
   if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-  const now = performance.now();
-  for (const k of s.closes) closeAt.set(k, now);
-  await publishPipelined(js, s.msgs);
-  sent += s.msgs.length;
+  const acks: Promise<unknown>[] = [];
+  for (const m of slot) {
+    // Latency is timed from the publish of the bar's own closing tick.
+    if (m.closes !== undefined) closeAt.set(m.closes, performance.now());
+    acks.push(js.publish(m.subject, m.data, m.msgId === undefined ? {} : { msgID: m.msgId }));
+  }
+  await Promise.all(acks);
+  sent += slot.length;
 }
 const pubSeconds = (performance.now() - started) / 1000;
-const want = measured.reduce((n, s) => n + s.closes.length, 0);
+const want = measured.reduce((n, slot) => n + slot.filter((m) => m.closes !== undefined).length, 0);
 const deadline = Date.now() + 30_000;
 while ((latencies.length < want || barLatencies.length < want) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 await nc.drain();
