@@ -2,7 +2,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMarketSync, type MarketSyncHandle } from '../../actors/market-sync.service.ts';
 import { readBars, countTicks } from '../../sql/index.ts';
-import { encodeJson, msgIds, subjects, type Bar, type DeadLetter, type Tick } from '../../streams/index.ts';
+import { ackPublisher, encodeJson, msgIds, publishPipelined, subjects, type Bar, type DeadLetter, type Tick } from '../../streams/index.ts';
 import { eventually, readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 
@@ -73,6 +73,17 @@ describe('marketSync on real nats-server and PostgreSQL', () => {
     await publish(t, false); // no msg id: reaches the consumer, the key makes it harmless
     await eventually(async () => sync.actor.getSnapshot().context.stats.duplicates >= 2, 10_000, () => 'duplicates seen' + state());
     expect(await countTicks(sys.db, 'binance', 'ETHUSDT'), 'no duplicate rows').toBe(2);
+  });
+
+  it('stores a burst of ticks each published twice without msg id once, with batches in flight together', async () => {
+    // Copies land in overlapping batches: they must not wait on each other's row locks (see IngestPipeline.claimTicks).
+    const burst = Array.from({ length: 400 }, (_, i) => tick(40 + Math.floor(i / 100), i % 60, 20 + (i % 7), 1, `s${i}`, 'ADAUSDT'));
+    const before = sync.actor.getSnapshot().context.stats.duplicates;
+    const messages = burst.flatMap((t) => [t, t]).map((t) => ({ subject: subjects.tick(t.venue, t.symbol), payload: t }));
+    await publishPipelined(ackPublisher(sys.nc), messages, 1_000);
+    await eventually(async () => (await countTicks(sys.db, 'binance', 'ADAUSDT')) === burst.length, 20_000, () => 'burst stored' + state());
+    await eventually(() => sync.actor.getSnapshot().context.stats.duplicates - before === burst.length, 10_000, () => 'copies counted as duplicates' + state());
+    expect(await countTicks(sys.db, 'binance', 'ADAUSDT'), 'no duplicate rows').toBe(burst.length);
   });
 
   it('corrects a closed bar when a late tick arrives, and publishes the correction', async () => {
