@@ -5,10 +5,13 @@ import {
   isTransientDbError,
   deleteOutbox,
   insertTicks,
+  insertTicksIsolating,
+  isDataDbError,
   loadIngestState,
   readOutbox,
   saveIngestState,
   type Db,
+  type RefusedTick,
   type StoredBar,
 } from '../sql/index.ts';
 import {
@@ -38,6 +41,9 @@ export type IngestPipelineDeps = {
   lane?: BarLane;
   now?: () => number;
 };
+
+/** What one batch's transaction did: ticks inserted, bars closed or corrected, ticks PostgreSQL refused. */
+export type StoreResult = { stored: number; bars: StoredBar[]; refused: RefusedTick[] };
 
 export type BatchOutcome = {
   received: number;
@@ -132,19 +138,22 @@ export class IngestPipeline {
   }
 
   /**
-   * Step 1: validation and dead letters. Returns the valid ticks. Rejected
+   * Step 1: validation and dead letters. Returns the valid ticks (and their
+   * messages, index for index). Rejected
    * messages are not terminated here: the ingest consumer is AckAll, where a
    * `+TERM` would also acknowledge the earlier batches still being stored; the
    * batch's ack (of its last message, in batch order) settles them.
    */
-  async screen(msgs: readonly PulledMsg[]): Promise<{ ticks: Tick[]; invalid: number }> {
+  async screen(msgs: readonly PulledMsg[]): Promise<{ ticks: Tick[]; valid: PulledMsg[]; invalid: number }> {
     const now = this.now();
     const ticks: Tick[] = [];
+    const valid: PulledMsg[] = [];
     const rejected: { msg: PulledMsg; failure: DecodeFailure }[] = [];
     for (const msg of msgs) {
       const r = validateTick(msg.subject, msg.data, this.deps.validation, now);
       if (r.ok) {
         ticks.push(r.value);
+        valid.push(msg);
       } else {
         rejected.push({ msg, failure: r });
       }
@@ -154,7 +163,7 @@ export class IngestPipeline {
       const first = rejected[0];
       this.deps.log.warn({ count: rejected.length, subject: first?.msg.subject, reason: first?.failure.reason }, 'ticks dead-lettered');
     }
-    return { ticks, invalid: rejected.length };
+    return { ticks, valid, invalid: rejected.length };
   }
 
   /**
@@ -163,22 +172,42 @@ export class IngestPipeline {
    * whole commit), so a bar is computed only from ticks committed before it and
    * batches still commit in order, while two inserts overlap in PostgreSQL.
    */
-  async store(ticks: readonly Tick[], plan: BatchPlan, after: Promise<unknown> = Promise.resolve()): Promise<{ stored: number; bars: StoredBar[] }> {
+  async store(ticks: readonly Tick[], plan: BatchPlan, after: Promise<unknown> = Promise.resolve()): Promise<StoreResult> {
     const client = await checkout(this.deps.db);
     try {
       await client.query('BEGIN');
-      const stored = await insertTicks(client, ticks);
+      let inserted: { stored: number; refused: RefusedTick[] };
+      try {
+        inserted = { stored: await insertTicks(client, ticks), refused: [] };
+      } catch (err) {
+        if (!isDataDbError(err)) throw err;
+        // A tick the schema let through but PostgreSQL refuses: store the others, set it aside (dead-lettered as `poison`).
+        await client.query('ROLLBACK');
+        await client.query('BEGIN');
+        inserted = await insertTicksIsolating(client, ticks);
+        this.deps.log.warn({ refused: inserted.refused.length, error: inserted.refused[0]?.error }, 'PostgreSQL refused ticks; the others are stored');
+      }
       await after;
       const bars = await closeBarsFromTicks(client, plan.close, this.deps.barSource ?? 'live');
       await saveIngestState(client, plan.next);
       await client.query('COMMIT');
       client.done();
-      return { stored, bars };
+      return { stored: inserted.stored, bars, refused: inserted.refused };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       client.done(err instanceof Error && isTransientDbError(err) ? err : undefined);
       throw err;
     }
+  }
+
+  /** Dead-letters the ticks PostgreSQL refused (reason `poison`); their batch's ack settles them. */
+  async deadLetterRefused(refused: readonly RefusedTick[], msgOf: (tick: Tick) => PulledMsg | undefined): Promise<void> {
+    const letters: { msg: PulledMsg; failure: DecodeFailure }[] = [];
+    for (const r of refused) {
+      const msg = msgOf(r.tick);
+      if (msg) letters.push({ msg, failure: { ok: false, reason: 'poison', issues: [`PostgreSQL refused the tick: ${r.error}`] } });
+    }
+    await deadLetter(this.deps.js, letters, 2, this.now(), { terminate: false });
   }
 
   /** Step 3: publishes new or corrected bars (in time order), then clears their outbox rows. */

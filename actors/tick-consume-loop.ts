@@ -3,7 +3,7 @@ import type { Logger, Settings } from '../config/index.ts';
 import { retryForever, type RetryOptions } from './backoff.ts';
 import type { BatchOutcome, IngestPipeline, TickClaim } from './ingest-pipeline.ts';
 import type { BatchPlan } from './minute-tracker.ts';
-import { PullPump, type PulledMsg } from '../streams/index.ts';
+import { PullPump, type PulledMsg, type Tick } from '../streams/index.ts';
 
 /** Batches stored at once (their ticks inserted in parallel, committed in order). */
 const UNCOMMITTED_BATCHES = 3;
@@ -90,18 +90,20 @@ export function startTickLoop(
     prev: Stage,
     claim: TickClaim,
     plan: BatchPlan,
-    onDone: (stored: number, barsPublished: number) => void,
+    onDone: (stored: number, barsPublished: number, refused: number) => void,
     keep: readonly PulledMsg[],
+    msgOf: (tick: Tick) => PulledMsg | undefined = () => undefined,
   ): Stage => {
     const timer = keepAlive(keep);
     const stored = retryForever(() => pipeline.store(claim.ticks, plan, prev.committed), retry);
     const committed = stored.then(() => claim.release());
     const done = (async () => {
       try {
-        const { stored: n, bars } = await stored;
+        const { stored: n, bars, refused } = await stored;
         await prev.done;
+        if (refused.length > 0) await retryForever(() => pipeline.deadLetterRefused(refused, msgOf), retry);
         const barsPublished = await retryForever(() => pipeline.publishBars(bars), retry);
-        onDone(n, barsPublished);
+        onDone(n, barsPublished, refused.length);
       } finally {
         clearInterval(timer);
       }
@@ -141,22 +143,22 @@ export function startTickLoop(
           const screened = await retryForever(() => pipeline.screen(batch), retry);
           const { plan, closed } = pipeline.planBatch(screened.ticks);
           const before = previous;
-          previous = launch(before, pipeline.claimTicks(screened.ticks), plan, (stored, barsPublished) => {
+          previous = launch(before, pipeline.claimTicks(screened.ticks), plan, (stored, barsPublished, refused) => {
             // AckAll consumer: acking the batch's last message acks it all, its dead-lettered messages too.
             const last = batch[batch.length - 1];
             last?.ack();
             callbacks.onBatch({
               received: batch.length,
               stored,
-              duplicates: screened.ticks.length - stored,
-              invalid: screened.invalid,
+              duplicates: screened.ticks.length - stored - refused,
+              invalid: screened.invalid + refused,
               barsPublished,
               lateBars: plan.late.length,
               pending: last?.info.pending ?? 0,
               lastStreamSeq: last?.info.streamSequence ?? 0,
               durationMs: performance.now() - started,
             });
-          }, batch);
+          }, batch, (tick) => screened.valid[screened.ticks.indexOf(tick)]);
           pipeline.handOver(closed);
           // The next batches are validated and planned (and their closed bars handed over) while this one is
           // stored: up to UNCOMMITTED_BATCHES wait for their commit at once, each holding a pooled connection.

@@ -87,3 +87,13 @@ export function isTransientDbError(err: unknown): boolean {
     msg,
   );
 }
+
+/**
+ * PostgreSQL refused the data itself (SQLSTATE class 22 data exception, class 23
+ * integrity violation, 54000 program limit such as an index row too large): the
+ * same statement will fail again, whatever the retry.
+ */
+export function isDataDbError(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code ?? '';
+  return /^(22|23)/.test(code) || code === '54000';
+}

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Tick } from '../streams/index.ts';
+import { isDataDbError } from './pool.ts';
 
 /** epoch ms (bigint) -> timestamptz, exactly (no float rounding). */
 export const MS_TO_TS = (expr: string): string => `(TIMESTAMPTZ 'epoch' + ${expr} * INTERVAL '1 millisecond')`;
@@ -49,4 +50,36 @@ export async function countTicks(db: pg.Pool | pg.ClientBase, venue?: string, sy
     [venue ?? null, symbol ?? null],
   );
   return Number(r.rows[0]?.n ?? 0);
+}
+
+/** A tick PostgreSQL refused, with its error. */
+export type RefusedTick = { tick: Tick; error: string };
+
+/**
+ * Inserts ticks like `insertTicks`, but a tick PostgreSQL refuses (a data error,
+ * see `isDataDbError`) is set aside instead of failing the rest: halves are tried
+ * under savepoints until the refused ticks stand alone. For the rare batch whose
+ * bulk insert failed with a data error; run inside a transaction.
+ */
+export async function insertTicksIsolating(
+  client: pg.ClientBase,
+  ticks: readonly Tick[],
+): Promise<{ stored: number; refused: RefusedTick[] }> {
+  if (ticks.length === 0) return { stored: 0, refused: [] };
+  await client.query('SAVEPOINT isolate_ticks');
+  try {
+    const stored = await insertTicks(client, ticks);
+    await client.query('RELEASE SAVEPOINT isolate_ticks');
+    return { stored, refused: [] };
+  } catch (err) {
+    await client.query('ROLLBACK TO SAVEPOINT isolate_ticks');
+    await client.query('RELEASE SAVEPOINT isolate_ticks');
+    if (!isDataDbError(err)) throw err;
+    const [only] = ticks;
+    if (ticks.length === 1 && only) return { stored: 0, refused: [{ tick: only, error: err instanceof Error ? err.message : String(err) }] };
+    const mid = ticks.length >> 1;
+    const a = await insertTicksIsolating(client, ticks.slice(0, mid));
+    const b = await insertTicksIsolating(client, ticks.slice(mid));
+    return { stored: a.stored + b.stored, refused: [...a.refused, ...b.refused] };
+  }
 }

@@ -132,4 +132,25 @@ describe('marketSync on real nats-server and PostgreSQL', () => {
     expect(letters[0]?.subject).toBe('md.invalid.binance.XRPUSDT');
     expect(sync.actor.getSnapshot().value, 'the actor keeps running').toHaveProperty('running');
   });
+
+  it('dead-letters a tick PostgreSQL refuses (reason poison), stores the others and keeps going', async () => {
+    // A tick the schema accepts but the database refuses: simulated with a constraint on this test database.
+    await sys.db.query(`ALTER TABLE ticks ADD CONSTRAINT refuse_poison CHECK (trade_id NOT LIKE 'poison%')`);
+    try {
+      const ticks = [tick(50, 0, 7, 1, 'p1', 'DOTUSDT'), tick(50, 1, 7.1, 1, 'poison-1', 'DOTUSDT'), tick(50, 2, 7.2, 1, 'p2', 'DOTUSDT')];
+      await publishPipelined(ackPublisher(sys.nc), ticks.map((t) => ({ subject: subjects.tick(t.venue, t.symbol), payload: t, msgId: t.tradeId })));
+      await eventually(async () => (await countTicks(sys.db, 'binance', 'DOTUSDT')) === 2, 10_000, () => 'the two others stored' + state());
+      await eventually(async () => (await readStream(sys.nc, 'MD_DLQ', 'md.invalid.binance.DOTUSDT')).length === 1, 10_000, () => 'poison dead letter' + state());
+      const [letter] = await readStream<DeadLetter>(sys.nc, 'MD_DLQ', 'md.invalid.binance.DOTUSDT');
+      expect(letter?.data.reason).toBe('poison');
+      expect(letter?.data.issues.join(' '), 'the database error, with the constraint').toMatch(/refuse_poison/);
+      expect(JSON.parse(letter?.data.raw ?? '{}')).toMatchObject({ tradeId: 'poison-1' });
+    } finally {
+      await sys.db.query('ALTER TABLE ticks DROP CONSTRAINT refuse_poison');
+    }
+    // Ingest goes on.
+    await publish([tick(50, 3, 7.3, 1, 'p3', 'DOTUSDT')]);
+    await eventually(async () => (await countTicks(sys.db, 'binance', 'DOTUSDT')) === 3, 10_000, () => 'a later tick stored' + state());
+    expect(sync.actor.getSnapshot().matches({ running: 'degraded' }), 'not degraded').toBe(false);
+  });
 });
