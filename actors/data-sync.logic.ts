@@ -1,11 +1,11 @@
-import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { fromCallback, fromPromise } from 'xstate';
 import type { Logger } from '../config/index.ts';
 import { createCalendar, findTimeGaps, type CalendarSpec, type HistoryProvider } from '../quality/index.ts';
 import { insertFilledBars } from '../sql/gaps.repo.ts';
 import { readBars, type Db, type StoredBar } from '../sql/index.ts';
-import { barSchema, decodeJson, subjects } from '../streams/index.ts';
+import { barRevision, barSchema, followBars } from '../streams/index.ts';
 
 /**
  * The data synchroniser's effects and its pure merge. A synchronised series is
@@ -144,12 +144,6 @@ export type DataSyncDeps = {
 /** Events the live feed sends the machine. */
 export type LiveBarsEvent = { type: 'live.bars'; bars: SyncedBar[]; lastSeq: number };
 
-/** The revision a bar message carries in its `Signals-Revision` header (0 when absent or not a whole number). */
-export function revisionOf(header: string | undefined): number {
-  if (header === undefined || !/^\d{1,9}$/.test(header)) return 0;
-  return Number(header);
-}
-
 /**
  * History for [from, to]: the database first, then the provider for every range
  * the venue's calendar expects and the database lacks (holes at the start
@@ -210,66 +204,26 @@ export function createDataSyncActors(deps: DataSyncDeps) {
   const loadHistory = fromPromise<SyncedBar[], HistoryRequest>(async ({ input }) => loadSyncHistory(deps, input));
 
   const liveFeed = fromCallback<{ type: 'feed.stop' }, { venue: string; symbol: string; startSeq: number }>(({ sendBack, input }) => {
-    const { venue, symbol } = input;
-    const subject = subjects.bar1m(venue, symbol);
-    const flog = log.child({ venue, symbol });
-    const batchMs = deps.batchMs ?? 20;
     let nextSeq = input.startSeq;
-    let batch: SyncedBar[] = [];
     let lastSeq = 0;
-    let timer: NodeJS.Timeout | undefined;
-    let messages: ConsumerMessages | undefined;
-    let stopped = false;
-
-    const flush = () => {
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      if (batch.length === 0 || stopped) return;
-      const bars = batch;
-      batch = [];
-      sendBack({ type: 'live.bars', bars, lastSeq } satisfies LiveBarsEvent);
-    };
-
-    const run = async () => {
-      const consumer = await js.consumers.get('MD_BARS', {
-        filter_subjects: subject,
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: nextSeq,
-      });
-      if (stopped) return;
-      messages = await consumer.consume({ max_messages: 1_000 });
-      for await (const m of messages) {
+    // A consumer that ends (server restart, stream recreated) is opened again from the next sequence.
+    const follower = followBars<SyncedBar>({
+      js,
+      log,
+      venue: input.venue,
+      symbol: input.symbol,
+      start: () => ({ deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: nextSeq }),
+      seen: (m) => {
         nextSeq = m.seq + 1;
         lastSeq = m.seq;
-        const decoded = decodeJson(barSchema, m.data, deps.maxPayloadBytes ?? 4_096);
-        if (!decoded.ok) {
-          flog.warn({ reason: decoded.reason, issues: decoded.issues, seq: m.seq }, 'invalid bar skipped');
-          continue;
-        }
-        if (decoded.value.venue !== venue || decoded.value.symbol !== symbol) continue;
-        batch.push({ ...decoded.value, revision: revisionOf(m.headers?.get('Signals-Revision') || undefined) });
-        if (batch.length >= 1_000) flush();
-        else timer ??= setTimeout(flush, batchMs);
-      }
-    };
-    // A consumer that ends (server restart, stream recreated) is opened again from the next sequence.
-    const loop = async () => {
-      for (let attempt = 0; !stopped; attempt += 1) {
-        try {
-          await run();
-          attempt = 0;
-        } catch (err) {
-          if (!stopped) flog.warn({ err, attempt, nextSeq }, 'live bar feed failed; reopening');
-        }
-        if (!stopped) await new Promise((r) => setTimeout(r, Math.min(10_000, 250 * 2 ** Math.min(attempt, 6))));
-      }
-    };
-    void loop();
-    return () => {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      void messages?.close();
-    };
+      },
+      map: (bar, m) => ({ ...bar, revision: barRevision(m) ?? 0 }),
+      onBatch: (bars) => sendBack({ type: 'live.bars', bars, lastSeq } satisfies LiveBarsEvent),
+      batchMs: deps.batchMs ?? 20,
+      maxBatch: 1_000,
+      maxPayloadBytes: deps.maxPayloadBytes ?? 4_096,
+    });
+    return () => follower.stop();
   });
 
   return { position, loadHistory, liveFeed };

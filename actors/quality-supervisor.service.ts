@@ -16,14 +16,13 @@ import {
 } from '../quality/index.ts';
 import { listGaps } from '../sql/gaps.repo.ts';
 import type { Db } from '../sql/index.ts';
-import { ensureDurable, type PulledMsg } from '../streams/index.ts';
+import { barRevision, ensureDurable, type PulledMsg } from '../streams/index.ts';
 import { backfillMachine } from './backfill.actor.ts';
 import { createBackfillActors } from './backfill.logic.ts';
 import { validateBar } from './bar-validation.ts';
 import { startBatchConsumer, type BatchConsumerHandle } from './batch-consumer.ts';
 import { consistencyMachine } from './consistency.actor.ts';
 import { createConsistencyActors } from './consistency.logic.ts';
-import { revisionOf } from './data-sync.logic.ts';
 
 /**
  * Settings of the quality supervisor (proposed for config/schema.ts; read from the
@@ -356,7 +355,7 @@ export async function startQualitySupervisor(deps: QualitySupervisorDeps): Promi
       if (!group) bySymbol.set(key, (group = { venue: b.venue, symbol: b.symbol, bars: [] }));
       const bar: FeedBar = {
         ts: b.ts, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, source: b.source,
-        revision: revisionOf(msg.headers?.get('Signals-Revision') || undefined),
+        revision: barRevision(msg) ?? 0,
       };
       if (b.trades !== undefined) bar.trades = b.trades;
       group.bars.push(bar);

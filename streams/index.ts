@@ -8,3 +8,4 @@ export * from './ack-publisher.ts';
 export * from './publish.ts';
 export * from './pull-pump.ts';
 export * from './paced-publish.ts';
+export * from './bar-follower.ts';
