@@ -87,6 +87,12 @@ export type PersistentWeighters = {
   factory: WeightKeeperFactory;
   /** Loads the snapshots of symbols about to be seen for the first time (call before the engine touches them). */
   preload(symbols: readonly { venue: string; symbol: string }[]): Promise<void>;
+  /**
+   * For symbols this process had before (their weighters may be stale: another
+   * process scored them since): drops the weighters in memory, unsaved changes
+   * too, and loads the snapshots. Then renew the engine's keepers (`renewWeights`).
+   */
+  reload(symbols: readonly { venue: string; symbol: string }[]): Promise<void>;
   /** Saves the weighters changed since the last flush (one upsert). Call after a batch is stored, before its ack, and on drain. */
   flush(): Promise<void>;
   readonly store: SnapshotStore<typeof confidenceWeighterSnapshotSchema>;
@@ -138,6 +144,22 @@ export function createPersistentWeighters(opts: {
       for (const [id, snap] of found) {
         restored.set(id, { state: snap.state, scoredThrough: snap.scoredThrough ?? undefined, pending: snap.pending ?? undefined });
       }
+    },
+    reload(symbols) {
+      // In line with the saves: a save of the stale state never lands after the load.
+      const run = saving.then(async () => {
+        const ids = [...new Set(symbols.map((s) => weighterActorId(s.venue, s.symbol)))];
+        const found = await store.loadMany(ids);
+        for (const id of ids) {
+          actors.delete(id); // the engine stops it when it renews the keeper
+          dirty.delete(id);
+          const snap = found.get(id);
+          if (snap) restored.set(id, { state: snap.state, scoredThrough: snap.scoredThrough ?? undefined, pending: snap.pending ?? undefined });
+          else restored.delete(id);
+        }
+      });
+      saving = run.catch(() => undefined);
+      return run;
     },
     flush() {
       // One save at a time (the fast lane and the durable path both flush): a later snapshot never lands before an earlier one.

@@ -224,7 +224,14 @@ export function createPredictorActors(deps: PredictorDeps) {
       if (!head) continue;
       if (missed.length > CATCH_UP_WARN_BARS) log.warn({ venue, symbol, bars: missed.length }, 'long catch-up after acquiring a symbol');
       // A symbol this process predicted before (and lost) continues from its features: fill them up to the catch-up.
-      if (engine.knows(venue, symbol)) engine.warmUp(venue, symbol, await readBars(deps.db, venue, symbol, head.ts - preloadBars * 60_000, head.ts - 60_000));
+      // Its weights moved on in the process that had it meanwhile: they resume from their snapshot.
+      if (engine.knows(venue, symbol)) {
+        if (weighters) {
+          await weighters.reload([{ venue, symbol }]);
+          engine.renewWeights(venue, symbol);
+        }
+        engine.warmUp(venue, symbol, await readBars(deps.db, venue, symbol, head.ts - preloadBars * 60_000, head.ts - 60_000));
+      }
       log.info({ venue, symbol, from: new Date(head.ts).toISOString(), bars: missed.length }, 'catching up an acquired symbol');
       extra.push(...missed);
     }
@@ -232,8 +239,9 @@ export function createPredictorActors(deps: PredictorDeps) {
   };
 
   /**
-   * Publishes the predictions (and weights) with dedup ids, stores them, and saves
-   * the weighters: before a batch is acked, so a redelivery never scores an outcome twice.
+   * Publishes the predictions (and weights) with dedup ids, saves the weighters,
+   * and stores the predictions: before a batch is acked, so a redelivery never
+   * scores an outcome twice.
    */
   const publishOutputs = async (outputs: readonly EngineOutput[]) => {
     const out: OutboundMessage[] = [];
@@ -252,8 +260,10 @@ export function createPredictorActors(deps: PredictorDeps) {
       if (o.weights) out.push({ subject: subjects.weights(p.venue, p.symbol), payload: o.weights, msgId: weightsMsgId(o.weights) });
     }
     await publishPipelined(js, out, 4_096);
-    await insertPredictions(deps.db, preds);
+    // Weights before predictions: a process that takes the symbol over catches up from the last stored
+    // prediction, so the snapshot must never lag behind it (it would miss scoring the outcomes in between).
     await weighters?.flush();
+    await insertPredictions(deps.db, preds);
     return { predictions: preds.length, withheld, replayed };
   };
 

@@ -127,7 +127,7 @@ type SymbolState = {
   readonly features: FeatureBuilder;
   readonly regimeFeatures: RegimeFeaturesStream;
   readonly regime: RegimeTracker;
-  readonly weights: WeightKeeper;
+  weights: WeightKeeper;
   readonly drift: DriftMonitor;
   history: OhlcvBar[];
   bars: number;
@@ -212,6 +212,20 @@ export class HybridEngine {
   /** True once the engine has seen this symbol (history preloaded or bars stepped). */
   knows(venue: string, symbol: string): boolean {
     return this.symbols.has(`${venue}.${symbol}`);
+  }
+
+  /**
+   * Gives a known symbol a new weight keeper from the factory (a persistent one
+   * resumes from the snapshot it has loaded), with the forecasts that keeper was
+   * waiting for: for a symbol this process predicted, lost to another process and
+   * got back, whose weights moved on elsewhere meanwhile.
+   */
+  renewWeights(venue: string, symbol: string): void {
+    const s = this.symbols.get(`${venue}.${symbol}`);
+    if (!s) return;
+    s.weights.stop();
+    s.weights = this.keeperFactory(venue, symbol);
+    s.pending = s.weights.restoredPending;
   }
 
   /** Open time of the last bar stepped (or warmed up) for a symbol. */

@@ -87,6 +87,59 @@ describe('confidence-weighter snapshots in actor_snapshots', () => {
     expect(after(bOut).length).toBe(bars.length - KILL_AT);
   });
 
+  it('a process that gets a symbol back resumes the weights the other process left, not its own stale ones', async () => {
+    const LOST_AT = 60;
+    const BACK_AT = 150;
+    const reference = new HybridEngine(models(), { spec }, { now, weightKeeper: createConfidenceWeighters() });
+    const refOut = await run(reference, bars, 10);
+    await db.query('DELETE FROM actor_snapshots');
+
+    // Process B predicts S, then loses it (e.g. stalled past its claim): its weighter stays in memory.
+    const wb = createPersistentWeighters({ db, log });
+    const b = new HybridEngine(models(), { spec }, { now, weightKeeper: wb.factory });
+    await run(b, bars.slice(0, LOST_AT), 10, () => wb.flush());
+    // Process A takes S over from B's snapshot and scores on.
+    const wa = createPersistentWeighters({ db, log });
+    const a = new HybridEngine(models(), { spec }, { now, weightKeeper: wa.factory });
+    await wa.preload([{ venue: 'v', symbol: 'S' }]);
+    a.warmUp('v', 'S', bars.slice(0, LOST_AT));
+    await run(a, bars.slice(LOST_AT, BACK_AT), 10, () => wa.flush());
+
+    // A dies; B gets S back (as the predictor's catch-up does): weights from A's snapshot, features from history.
+    await wb.reload([{ venue: 'v', symbol: 'S' }]);
+    b.renewWeights('v', 'S');
+    b.warmUp('v', 'S', bars.slice(LOST_AT, BACK_AT));
+    const bOut = await run(b, bars.slice(BACK_AT), 10, () => wb.flush());
+    expect(b.status('v', 'S').scored, 'every outcome scored once, by one process or the other').toBe(reference.status('v', 'S').scored);
+    expect(b.status('v', 'S').weights).toEqual(reference.status('v', 'S').weights);
+    const from = (o: EngineOutput[]) => o.filter((x) => x.prediction.ts >= bars[BACK_AT]!.ts).map((x) => x.prediction.value);
+    expect(from(bOut)).toEqual(from(refOut));
+    const [row] = await readSnapshots(db, [weighterActorId('v', 'S')]);
+    expect((row?.snapshot as { state: { scored: number } }).state.scored, 'the snapshot holds the resumed count').toBe(reference.status('v', 'S').scored);
+  });
+
+  // The predictor saves the weights, then stores the predictions; a process taking the symbol over catches up
+  // from the bar after the last stored prediction. Killed between the two, the snapshot is one batch ahead.
+  it('killed between saving the weights and storing the predictions: the takeover scores every outcome once', async () => {
+    const T = 150;
+    const reference = new HybridEngine(models(), { spec }, { now, weightKeeper: createConfidenceWeighters() });
+    await run(reference, bars, 10);
+    await db.query('DELETE FROM actor_snapshots');
+
+    const wv = createPersistentWeighters({ db, log });
+    const victim = new HybridEngine(models(), { spec }, { now, weightKeeper: wv.factory });
+    await run(victim, bars.slice(0, T), 10, () => wv.flush()); // weights saved through bar T - 1 ...
+    const lastStored = T - 10; // ... predictions stored only through the batch before
+
+    const ws = createPersistentWeighters({ db, log });
+    const survivor = new HybridEngine(models(), { spec }, { now, weightKeeper: ws.factory });
+    await ws.preload([{ venue: 'v', symbol: 'S' }]);
+    survivor.warmUp('v', 'S', bars.slice(0, lastStored));
+    await run(survivor, bars.slice(lastStored), 10, () => ws.flush());
+    expect(survivor.status('v', 'S').scored, 'no outcome missed, none scored twice').toBe(reference.status('v', 'S').scored);
+    expect(survivor.status('v', 'S').weights).toEqual(reference.status('v', 'S').weights);
+  });
+
   it('a snapshot of another definition version is ignored with a warning, counted, and the symbol starts from the prior', async () => {
     await upsertSnapshots(db, [
       { actorId: weighterActorId('v', 'OLD'), machineId: 'confidenceWeighter', definitionVersion: '1', snapshot: { state: { scored: 99 } } },
