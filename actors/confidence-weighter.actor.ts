@@ -4,8 +4,9 @@ import { emptyWeightState, joinComponent, scoreOutcome, type WeighterConfig, typ
 
 /**
  * Version of this machine's definition as persisted in `actor_snapshots`. Bump it
- * when the states or the persisted context (`ConfidenceWeighterMemory`) change
- * shape: snapshots of another version are ignored with a warning.
+ * when the states or the persisted snapshot (`confidenceWeighterSnapshotSchema`:
+ * this memory plus the keeper's pending forecasts) change shape: snapshots of
+ * another version are ignored with a warning.
  */
 export const CONFIDENCE_WEIGHTER_DEFINITION = '2';
 

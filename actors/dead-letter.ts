@@ -1,4 +1,3 @@
-import type { JsPublisher } from '../streams/index.ts';
 import {
   parseScopedSubject,
   publishPipelined,
@@ -6,6 +5,7 @@ import {
   subjects,
   type DeadLetter,
   type DecodeFailure,
+  type JsPublisher,
   type PulledMsg,
 } from '../streams/index.ts';
 

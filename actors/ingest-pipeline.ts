@@ -58,19 +58,19 @@ export type BatchOutcome = {
   durationMs: number;
 };
 
-/**
- * The hot path of marketSync, one call per batch of JetStream messages:
- * validate every message; dead-letter the invalid ones (then `term`); store the
- * valid ticks, close/correct bars and persist the aggregation state in ONE
- * transaction; publish new and corrected bars from the outbox; only then ack.
- * Any failure before the acks leaves the messages unacked (they are retried or
- * redelivered) and the in-memory state untouched; every write is idempotent.
- */
 /** The ticks a batch inserts, and the keys it holds until it commits (see `IngestPipeline.claimTicks`). */
 export type TickClaim = { ticks: Tick[]; release(): void };
 
 const tickKey = (t: Tick): string => `${t.venue}\u0000${t.symbol}\u0000${t.ts}\u0000${t.tradeId}`;
 
+/**
+ * The hot path of marketSync, one call per batch of JetStream messages:
+ * validate every message; dead-letter the invalid ones (settled by the batch's ack); store the
+ * valid ticks, close/correct bars and persist the aggregation state in ONE
+ * transaction; publish new and corrected bars from the outbox; only then ack.
+ * Any failure before the acks leaves the messages unacked (they are retried or
+ * redelivered) and the in-memory state untouched; every write is idempotent.
+ */
 export class IngestPipeline {
   readonly tracker = new MinuteTracker();
   private readonly book: OpenBarBook | undefined;
@@ -138,11 +138,11 @@ export class IngestPipeline {
   }
 
   /**
-   * Step 1: validation and dead letters. Returns the valid ticks (and their
-   * messages, index for index). Rejected
-   * messages are not terminated here: the ingest consumer is AckAll, where a
-   * `+TERM` would also acknowledge the earlier batches still being stored; the
-   * batch's ack (of its last message, in batch order) settles them.
+   * Step 1: validation and dead letters. Returns the valid ticks and their
+   * messages, index for index. Rejected messages are not terminated here: the
+   * ingest consumer is AckAll, where a `+TERM` would also acknowledge the earlier
+   * batches still being stored; the batch's ack (of its last message, in batch
+   * order) settles them.
    */
   async screen(msgs: readonly PulledMsg[]): Promise<{ ticks: Tick[]; valid: PulledMsg[]; invalid: number }> {
     const now = this.now();
