@@ -245,6 +245,8 @@ export function createPredictorActors(deps: PredictorDeps) {
    */
   const publishOutputs = async (outputs: readonly EngineOutput[]) => {
     const out: OutboundMessage[] = [];
+    // Weights go out after all the predictions: subscribers wait for the predictions, not for the weights.
+    const weights: OutboundMessage[] = [];
     const preds: Prediction[] = [];
     let withheld = 0;
     let replayed = 0;
@@ -257,8 +259,9 @@ export function createPredictorActors(deps: PredictorDeps) {
       const p = o.prediction;
       preds.push(p);
       out.push({ subject: subjects.prediction(p.venue, p.symbol), payload: p, msgId: `${p.venue}:${p.symbol}:${p.ts}:${p.horizon}` });
-      if (o.weights) out.push({ subject: subjects.weights(p.venue, p.symbol), payload: o.weights, msgId: weightsMsgId(o.weights) });
+      if (o.weights) weights.push({ subject: subjects.weights(p.venue, p.symbol), payload: o.weights, msgId: weightsMsgId(o.weights) });
     }
+    for (const w of weights) out.push(w);
     await publishPipelined(js, out, 4_096);
     // Weights before predictions: a process that takes the symbol over catches up from the last stored
     // prediction, so the snapshot must never lag behind it (it would miss scoring the outcomes in between).

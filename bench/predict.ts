@@ -1,6 +1,6 @@
 // Hybrid predictor latency and throughput, 100 symbols replayed together.
 //
-//   npx tsx bench/predict.ts [--mode all|ticks|bars|engine] [--symbols 100] [--rate 5000]
+//   npx tsx bench/predict.ts [--mode all|ticks|bars|engine|floor] [--symbols 100] [--rate 5000]
 //       [--minutes 40] [--warm 60] [--bar-minutes 300] [--seed 7] [--no-lane]
 //
 // ticks:  the real path on a private nats-server + PostgreSQL: synthetic ticks of
@@ -16,6 +16,8 @@
 // bars:   throughput: N × --bar-minutes bars are put in MD_BARS first, then the
 //         predictor is started and timed until every bar is handled (published,
 //         stored and acked): predictions/s through NATS and PostgreSQL.
+// floor:  the ticks mode's feed and subscriber with an echo in place of the system
+//         (see floorMode): the share of the latency that is transport on this machine.
 // engine: the same bars straight into HybridEngine.step in batches of N symbols
 //         (no I/O): the inference + blending ceiling.
 // The served model: a small MLP ([32,16], lookback 24) pretrained for 1 epoch on
@@ -29,7 +31,8 @@ import { startPredictors } from '../actors/predictor.service.ts';
 import { barMessage, synthBars, tickMessages, type SynthBar } from '../market/index.ts';
 import { selectBackend, type OhlcvBar } from '../models/index.ts';
 import { DEFAULT_PRETRAIN, HybridEngine, pretrainRegimeModels, servingModels, StaticModelSource } from '../prediction/index.ts';
-import { ackPublisher, ORIGIN_HEADER, publishPipelined } from '../streams/index.ts';
+import { AckPolicy } from '@nats-io/jetstream';
+import { ackPublisher, encodeJson, ensureDurable, ensureTopology, ORIGIN_HEADER, publishPipelined, PullPump, subjects } from '../streams/index.ts';
 import { startTestSystem } from '../test/helpers/system.ts';
 import type { FeederInput, FeederResult, FeederTick } from './tick-feeder.worker.ts';
 
@@ -55,6 +58,7 @@ const VENUE = 'bench';
 const spec = { lookback: 24, horizon: 1, volWindow: 30, context: false };
 const mode = values.mode ?? 'all';
 
+const utf8 = new TextDecoder();
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? Number.NaN;
@@ -119,6 +123,72 @@ async function barsMode(): Promise<void> {
   }
 }
 
+/** Tick slots of WARM + MINUTES + 1 minutes: per minute, tick k of every symbol, then tick k + 1 (time order). */
+function tickSlots(): FeederInput['slots'] {
+  const all = bars(WARM + MINUTES + 1);
+  const prev = new Map<string, number>();
+  const slots: FeederInput['slots'] = [];
+  for (let m = 0; m <= WARM + MINUTES; m += 1) {
+    const minute = all.slice(m * SYMBOLS, (m + 1) * SYMBOLS);
+    const perSymbol = minute.map((b) => {
+      const t = tickMessages(VENUE, b.symbol, b, prev.get(b.symbol));
+      prev.set(b.symbol, b.close);
+      return t;
+    });
+    for (let k = 0; k < 4; k += 1) {
+      slots.push({
+        msgs: perSymbol.flatMap((t, i): FeederTick[] => {
+          const msg = t[k];
+          const bar = minute[i];
+          if (!msg || !bar) return [];
+          // The first tick of minute m closes the bar of minute m - 1.
+          const closes = k === 0 && m > 0 ? `${bar.symbol}:${bar.ts - 60_000}` : undefined;
+          return [{ subject: msg.subject, payload: msg.payload, ...(msg.msgId ? { msgId: msg.msgId } : {}), ...(closes ? { closes } : {}) }];
+        }),
+      });
+    }
+  }
+  return slots;
+}
+
+/**
+ * Runs the feed on its own thread (as other processes do in production): the
+ * warm-up minutes at full speed, then `warmedUp()` (wait there until the system
+ * has caught up), then the measured minutes paced at --rate.
+ */
+async function runFeeder(natsUrl: string, waitForBars: boolean, warmedUp: () => Promise<void>): Promise<FeederResult> {
+  const input: FeederInput = { natsUrl, venue: VENUE, rate: RATE, warmSlots: WARM * 4, slots: tickSlots(), waitForBars };
+  const feederUrl = new URL('./tick-feeder.worker.ts', import.meta.url).href;
+  const feeder = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(feederUrl)}); })`, { eval: true, workerData: input });
+  const messages: { type: string; result?: FeederResult }[] = [];
+  let wake: (() => void) | undefined;
+  feeder.on('message', (m: { type: string; result?: FeederResult }) => {
+    messages.push(m);
+    wake?.();
+  });
+  const failed = new Promise<never>((_, reject) => feeder.once('error', reject));
+  const next = async (type: string) => {
+    for (;;) {
+      const i = messages.findIndex((m) => m.type === type);
+      if (i >= 0) return messages.splice(i, 1)[0];
+      await Promise.race([new Promise<void>((r) => (wake = r)), failed]);
+    }
+  };
+  try {
+    await next('warmed');
+    await warmedUp();
+    feeder.postMessage('go');
+    const r = (await next('done'))?.result;
+    if (!r) throw new Error('the feeder sent no result');
+    return r;
+  } finally {
+    await feeder.terminate();
+  }
+}
+
+const latencyLine = (what: string, xs: readonly number[]) =>
+  `${what}: p50 ${pct([...xs], 0.5).toFixed(2)} ms, p90 ${pct([...xs], 0.9).toFixed(2)} ms, p99 ${pct([...xs], 0.99).toFixed(2)} ms, max ${Math.max(...xs).toFixed(2)} ms`;
+
 async function ticksMode(): Promise<void> {
   const sys = await startTestSystem('bench_predict_ticks', { BAR_GRACE_MS: 3_600_000, LOG_LEVEL: 'warn', INGEST_BATCH_SIZE: 2_000 });
   try {
@@ -128,55 +198,10 @@ async function ticksMode(): Promise<void> {
     await sync.ready();
     const h = startPredictors({ nc: sys.nc, db: sys.db, settings: sys.settings, log: sys.log, models, spec, fineTune: false, quality: () => undefined, preloadBars: 0, ...(lane ? { lane } : {}) });
     await h.ready();
-    const all = bars(WARM + MINUTES + 1);
-    const prev = new Map<string, number>();
-    // Tick slots: per minute, tick k of every symbol, then tick k + 1 (time order).
-    const slots: FeederInput['slots'] = [];
-    for (let m = 0; m <= WARM + MINUTES; m += 1) {
-      const minute = all.slice(m * SYMBOLS, (m + 1) * SYMBOLS);
-      const perSymbol = minute.map((b) => {
-        const t = tickMessages(VENUE, b.symbol, b, prev.get(b.symbol));
-        prev.set(b.symbol, b.close);
-        return t;
-      });
-      for (let k = 0; k < 4; k += 1) {
-        slots.push({
-          msgs: perSymbol.flatMap((t, i): FeederTick[] => {
-            const msg = t[k];
-            const bar = minute[i];
-            if (!msg || !bar) return [];
-            // The first tick of minute m closes the bar of minute m - 1.
-            const closes = k === 0 && m > 0 ? `${bar.symbol}:${bar.ts - 60_000}` : undefined;
-            return [{ subject: msg.subject, payload: msg.payload, ...(msg.msgId ? { msgId: msg.msgId } : {}), ...(closes ? { closes } : {}) }];
-          }),
-        });
-      }
-    }
-    // The feed and its subscriber run on their own thread (as other processes do in production).
-    const input: FeederInput = { natsUrl: sys.settings.NATS_URL, venue: VENUE, rate: RATE, warmSlots: WARM * 4, slots };
-    const feederUrl = new URL('./tick-feeder.worker.ts', import.meta.url).href;
-    const feeder = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(feederUrl)}); })`, { eval: true, workerData: input });
-    const messages: { type: string; result?: FeederResult }[] = [];
-    let wake: (() => void) | undefined;
-    feeder.on('message', (m: { type: string; result?: FeederResult }) => {
-      messages.push(m);
-      wake?.();
+    const r = await runFeeder(sys.settings.NATS_URL, true, async () => {
+      // Warm-up went at full speed: wait until the predictor has caught up.
+      while (h.actor.getSnapshot().context.stats.bars < SYMBOLS * (WARM - 1)) await new Promise((r) => setTimeout(r, 10));
     });
-    const failed = new Promise<never>((_, reject) => feeder.once('error', reject));
-    const next = async (type: string) => {
-      for (;;) {
-        const i = messages.findIndex((m) => m.type === type);
-        if (i >= 0) return messages.splice(i, 1)[0];
-        await Promise.race([new Promise<void>((r) => (wake = r)), failed]);
-      }
-    };
-    await next('warmed');
-    // Warm-up went at full speed: wait until the predictor has caught up.
-    while (h.actor.getSnapshot().context.stats.bars < SYMBOLS * (WARM - 1)) await new Promise((r) => setTimeout(r, 10));
-    feeder.postMessage('go');
-    const r = (await next('done'))?.result;
-    await feeder.terminate();
-    if (!r) throw new Error('the feeder sent no result');
     const want = (MINUTES + 1) * SYMBOLS;
     const st = h.actor.getSnapshot().context.stats;
     console.log(
@@ -184,9 +209,7 @@ async function ticksMode(): Promise<void> {
         `(${Math.round(r.sent / r.pubSeconds)} ticks/s offered), ${r.latencies.length} of ${want} predictions timed (${r.received} received in all), ` +
         `${st.lane} predictions on the lane, ${st.laneMismatches} lane/stored bar mismatches`,
     );
-    console.log(
-      `tick→prediction latency: p50 ${pct(r.latencies, 0.5).toFixed(2)} ms, p90 ${pct(r.latencies, 0.9).toFixed(2)} ms, p99 ${pct(r.latencies, 0.99).toFixed(2)} ms, max ${Math.max(...r.latencies).toFixed(2)} ms`,
-    );
+    console.log(latencyLine('tick→prediction latency', r.latencies));
     console.log(
       `tick→md.bar.1m (the stored bar, durable path): p50 ${pct(r.barLatencies, 0.5).toFixed(2)} ms, p99 ${pct(r.barLatencies, 0.99).toFixed(2)} ms; ` +
         `${r.beforeBar} of ${r.latencies.length} predictions arrived before their bar`,
@@ -198,8 +221,64 @@ async function ticksMode(): Promise<void> {
   }
 }
 
+/**
+ * The transport's floor: the same feed, stream, pull consumer and subscriber,
+ * with the system replaced by an echo that, at each bar-closing tick, publishes a
+ * small message on the bar's prediction subject (JetStream, with a msg id, as the
+ * predictor does). Nothing is validated, stored or predicted. What it measures
+ * (publish → stream → pull delivery → publish → subscriber, all on this
+ * machine's two cores) is a part of every tick→prediction latency no
+ * implementation of the system can remove.
+ */
+async function floorMode(): Promise<void> {
+  const sys = await startTestSystem('bench_predict_floor', { LOG_LEVEL: 'warn' });
+  try {
+    const jsm = await ensureTopology(sys.nc, {
+      maxAgeDays: sys.settings.STREAM_MAX_AGE_DAYS,
+      maxBytesMb: sys.settings.STREAM_MAX_BYTES_MB,
+      duplicateWindowS: sys.settings.DUPLICATE_WINDOW_S,
+    });
+    await ensureDurable(jsm, { stream: 'MD_TICKS', durable: 'floor', ackWaitMs: 30_000, maxAckPending: 50_000, ackPolicy: AckPolicy.All });
+    const js = ackPublisher(sys.nc);
+    const openMinute = new Map<string, number>();
+    let echoed = 0;
+    let failed: unknown;
+    const pump = new PullPump(sys.nc, {
+      stream: 'MD_TICKS',
+      durable: 'floor',
+      batch: 2_000,
+      wantsMore: () => true,
+      onMessage: (m) => {
+        const t = JSON.parse(utf8.decode(m.data)) as { symbol: string; ts: number };
+        const minute = t.ts - (t.ts % 60_000);
+        const open = openMinute.get(t.symbol);
+        openMinute.set(t.symbol, minute);
+        if (open !== undefined && minute > open) {
+          const payload = { venue: VENUE, symbol: t.symbol, ts: open };
+          js.publish(subjects.prediction(VENUE, t.symbol), encodeJson(payload), { msgID: `${VENUE}:${t.symbol}:${open}:floor` }).then(
+            () => (echoed += 1),
+            (err: unknown) => (failed ??= err),
+          );
+        }
+        m.ack();
+      },
+    });
+    pump.start();
+    const r = await runFeeder(sys.settings.NATS_URL, false, async () => {
+      while (echoed < SYMBOLS * (WARM - 1) && failed === undefined) await new Promise((r) => setTimeout(r, 10));
+    });
+    await pump.close();
+    if (failed !== undefined) throw failed;
+    console.log(`transport floor (echo instead of the system): ${r.sent} ticks in ${r.pubSeconds.toFixed(2)} s (${Math.round(r.sent / r.pubSeconds)} ticks/s offered), ${r.latencies.length} echoes timed`);
+    console.log(latencyLine('tick→echo latency', r.latencies));
+  } finally {
+    await sys.dispose();
+  }
+}
+
 if (mode === 'all' || mode === 'engine') await engineMode();
 if (mode === 'all' || mode === 'bars') await barsMode();
 if (mode === 'all' || mode === 'ticks') await ticksMode();
+if (mode === 'all' || mode === 'floor') await floorMode();
 for (const m of models.models()) m.predictor.dispose();
 process.exit(0);

@@ -15,6 +15,8 @@ export type FeederInput = {
   rate: number;
   warmSlots: number;
   slots: { msgs: FeederTick[] }[];
+  /** Wait for every measured bar on md.bar.1m too (false when nothing stores bars). */
+  waitForBars: boolean;
 };
 export type FeederResult = {
   sent: number;
@@ -41,15 +43,26 @@ const barLatencies: number[] = [];
 let measuring = false;
 let received = 0;
 let beforeBar = 0;
-const key = (data: Uint8Array) => {
-  const m = JSON.parse(new TextDecoder().decode(data)) as { symbol: string; ts: number };
-  return `${m.symbol}:${m.ts}`;
+const utf8 = new TextDecoder();
+const TS = '"ts":';
+/**
+ * `<symbol>:<ts>` of a bar or prediction: the symbol from the subject's last
+ * token, the ts read off the payload without parsing it all (a full JSON.parse of
+ * each prediction would delay the time stamps of the messages behind it).
+ */
+const key = (subject: string, data: Uint8Array) => {
+  const text = utf8.decode(data);
+  const at = text.indexOf(TS) + TS.length;
+  let end = at;
+  while (end < text.length && text.charCodeAt(end) >= 48 && text.charCodeAt(end) <= 57) end += 1;
+  if (at < TS.length || end === at) throw new Error(`no ts in the message on ${subject}`);
+  return `${subject.slice(subject.lastIndexOf('.') + 1)}:${text.slice(at, end)}`;
 };
 nc.subscribe(`md.bar.1m.${input.venue}.>`, {
   callback: (_err, msg) => {
     const now = performance.now();
     if (!measuring) return;
-    const k = key(msg.data);
+    const k = key(msg.subject, msg.data);
     barAt.set(k, now);
     const at = closeAt.get(k);
     if (at !== undefined) barLatencies.push(now - at);
@@ -60,7 +73,7 @@ nc.subscribe(`signal.pred.${input.venue}.>`, {
     const now = performance.now();
     received += 1;
     if (!measuring) return;
-    const k = key(msg.data);
+    const k = key(msg.subject, msg.data);
     const at = closeAt.get(k);
     if (at === undefined) return;
     latencies.push(now - at);
@@ -96,7 +109,7 @@ for (const slot of measured) {
 const pubSeconds = (performance.now() - started) / 1000;
 const want = measured.reduce((n, slot) => n + slot.filter((m) => m.closes !== undefined).length, 0);
 const deadline = Date.now() + 30_000;
-while ((latencies.length < want || barLatencies.length < want) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+while ((latencies.length < want || (input.waitForBars && barLatencies.length < want)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 await nc.drain();
 const result: FeederResult = { sent, pubSeconds, latencies, barLatencies, beforeBar, received };
 port.postMessage({ type: 'done', result });
