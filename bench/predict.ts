@@ -22,6 +22,7 @@
 //         (no I/O): the inference + blending ceiling.
 // The served model: a small MLP ([32,16], lookback 24) pretrained for 1 epoch on
 // synthetic bars, one per regime; fine-tuning is off (it is not the hot path).
+import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { BarLane } from '../actors/bar-lane.ts';
@@ -59,6 +60,31 @@ const spec = { lookback: 24, horizon: 1, volWindow: 30, context: false };
 const mode = values.mode ?? 'all';
 
 const utf8 = new TextDecoder();
+
+const gcLine = (what: string, pauses: readonly number[], seconds: number): string => {
+  const ms = pauses.reduce((a, b) => a + b, 0);
+  return (
+    `${what}: ${pauses.length} pauses, ${ms.toFixed(0)} ms (${((ms / (seconds * 1000)) * 100).toFixed(1)} % of the time), ` +
+    `median ${pct([...pauses], 0.5).toFixed(2)} ms, p90 ${pct([...pauses], 0.9).toFixed(2)} ms, max ${Math.max(0, ...pauses).toFixed(2)} ms`
+  );
+};
+
+/** Collects the main thread's GC pauses (ms) from now until `stop()`. */
+function gcPauses(): { stop(): Promise<number[]> } {
+  const pauses: number[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) pauses.push(e.duration);
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    async stop() {
+      // Entries are delivered on a later turn of the event loop.
+      await new Promise((r) => setTimeout(r, 50));
+      observer.disconnect();
+      return pauses;
+    },
+  };
+}
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? Number.NaN;
@@ -88,12 +114,15 @@ async function engineMode(): Promise<void> {
   // The weight keepers the predictor uses: one confidence-weighter machine per symbol.
   const engine = new HybridEngine(models, { spec, firstFineTuneBars: 1e9 }, { weightKeeper: createConfidenceWeighters() });
   let predictions = 0;
+  const batches = [];
+  for (let i = 0; i < all.length; i += SYMBOLS) batches.push(all.slice(i, i + SYMBOLS).map((b) => ({ ...b, venue: VENUE })));
+  const gc = gcPauses();
   const started = performance.now();
-  for (let i = 0; i < all.length; i += SYMBOLS) {
-    predictions += engine.step(all.slice(i, i + SYMBOLS).map((b) => ({ ...b, venue: VENUE }))).outputs.length;
-  }
+  for (const batch of batches) predictions += engine.step(batch).outputs.length;
   const s = (performance.now() - started) / 1000;
+  const pauses = await gc.stop();
   console.log(`engine (no I/O): ${all.length} bars, ${predictions} predictions in ${s.toFixed(2)} s → ${Math.round(predictions / s)} predictions/s (${Math.round(all.length / s)} bars/s)`);
+  console.log(gcLine('engine GC', pauses, s));
 }
 
 async function barsMode(): Promise<void> {
@@ -198,10 +227,13 @@ async function ticksMode(): Promise<void> {
     await sync.ready();
     const h = startPredictors({ nc: sys.nc, db: sys.db, settings: sys.settings, log: sys.log, models, spec, fineTune: false, quality: () => undefined, preloadBars: 0, ...(lane ? { lane } : {}) });
     await h.ready();
+    let gc: ReturnType<typeof gcPauses> | undefined;
     const r = await runFeeder(sys.settings.NATS_URL, true, async () => {
       // Warm-up went at full speed: wait until the predictor has caught up.
       while (h.actor.getSnapshot().context.stats.bars < SYMBOLS * (WARM - 1)) await new Promise((r) => setTimeout(r, 10));
+      gc = gcPauses();
     });
+    const pauses = (await gc?.stop()) ?? [];
     const want = (MINUTES + 1) * SYMBOLS;
     const st = h.actor.getSnapshot().context.stats;
     console.log(
@@ -214,6 +246,7 @@ async function ticksMode(): Promise<void> {
       `tick→md.bar.1m (the stored bar, durable path): p50 ${pct(r.barLatencies, 0.5).toFixed(2)} ms, p99 ${pct(r.barLatencies, 0.99).toFixed(2)} ms; ` +
         `${r.beforeBar} of ${r.latencies.length} predictions arrived before their bar`,
     );
+    console.log(gcLine('main thread GC while measured', pauses, r.pubSeconds));
     await h.stop();
     await sync.stop();
   } finally {
