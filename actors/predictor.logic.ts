@@ -263,8 +263,9 @@ export function createPredictorActors(deps: PredictorDeps) {
     }
     for (const w of weights) out.push(w);
     await publishPipelined(js, out, 4_096);
-    // Weights before predictions: a process that takes the symbol over catches up from the last stored
-    // prediction, so the snapshot must never lag behind it (it would miss scoring the outcomes in between).
+    // The weighter snapshots are saved before the predictions are stored: a process that takes the symbol over
+    // catches up from the last stored prediction, so the snapshot must never lag behind it (it would miss scoring
+    // the outcomes in between).
     await weighters?.flush();
     await insertPredictions(deps.db, preds);
     return { predictions: preds.length, withheld, replayed };

@@ -28,6 +28,7 @@ import { Worker } from 'node:worker_threads';
 import { BarLane } from '../actors/bar-lane.ts';
 import { createConfidenceWeighters } from '../actors/confidence-weighter.logic.ts';
 import { startMarketSync } from '../actors/market-sync.service.ts';
+import { minuteOf } from '../actors/minute-tracker.ts';
 import { startPredictors } from '../actors/predictor.service.ts';
 import { barMessage, synthBars, tickMessages, type SynthBar } from '../market/index.ts';
 import { selectBackend, type OhlcvBar } from '../models/index.ts';
@@ -65,7 +66,7 @@ const gcLine = (what: string, pauses: readonly number[], seconds: number): strin
   const ms = pauses.reduce((a, b) => a + b, 0);
   return (
     `${what}: ${pauses.length} pauses, ${ms.toFixed(0)} ms (${((ms / (seconds * 1000)) * 100).toFixed(1)} % of the time), ` +
-    `median ${pct([...pauses], 0.5).toFixed(2)} ms, p90 ${pct([...pauses], 0.9).toFixed(2)} ms, max ${Math.max(0, ...pauses).toFixed(2)} ms`
+    `median ${pct(pauses, 0.5).toFixed(2)} ms, p90 ${pct(pauses, 0.9).toFixed(2)} ms, max ${Math.max(0, ...pauses).toFixed(2)} ms`
   );
 };
 
@@ -85,7 +86,7 @@ function gcPauses(): { stop(): Promise<number[]> } {
     },
   };
 }
-const pct = (xs: number[], p: number) => {
+const pct = (xs: readonly number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? Number.NaN;
 };
@@ -216,7 +217,7 @@ async function runFeeder(natsUrl: string, waitForBars: boolean, warmedUp: () => 
 }
 
 const latencyLine = (what: string, xs: readonly number[]) =>
-  `${what}: p50 ${pct([...xs], 0.5).toFixed(2)} ms, p90 ${pct([...xs], 0.9).toFixed(2)} ms, p99 ${pct([...xs], 0.99).toFixed(2)} ms, max ${Math.max(...xs).toFixed(2)} ms`;
+  `${what}: p50 ${pct(xs, 0.5).toFixed(2)} ms, p90 ${pct(xs, 0.9).toFixed(2)} ms, p99 ${pct(xs, 0.99).toFixed(2)} ms, max ${Math.max(...xs).toFixed(2)} ms`;
 
 async function ticksMode(): Promise<void> {
   const sys = await startTestSystem('bench_predict_ticks', { BAR_GRACE_MS: 3_600_000, LOG_LEVEL: 'warn', INGEST_BATCH_SIZE: 2_000 });
@@ -283,7 +284,7 @@ async function floorMode(): Promise<void> {
       wantsMore: () => true,
       onMessage: (m) => {
         const t = JSON.parse(utf8.decode(m.data)) as { symbol: string; ts: number };
-        const minute = t.ts - (t.ts % 60_000);
+        const minute = minuteOf(t.ts);
         const open = openMinute.get(t.symbol);
         openMinute.set(t.symbol, minute);
         if (open !== undefined && minute > open) {
