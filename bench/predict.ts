@@ -1,6 +1,6 @@
 // Hybrid predictor latency and throughput, 100 symbols replayed together.
 //
-//   npx tsx bench/predict.ts [--mode all|ticks|bars|engine|floor] [--symbols 100] [--rate 5000]
+//   npx tsx bench/predict.ts [--mode all|ticks|bars|engine|floor|minimal] [--symbols 100] [--rate 5000]
 //       [--minutes 40] [--warm 60] [--bar-minutes 300] [--seed 7] [--no-lane]
 //
 // ticks:  the real path on a private nats-server + PostgreSQL: synthetic ticks of
@@ -18,6 +18,8 @@
 //         stored and acked): predictions/s through NATS and PostgreSQL.
 // floor:  the ticks mode's feed and subscriber with an echo in place of the system
 //         (see floorMode): the share of the latency that is transport on this machine.
+// minimal: the floor plus the least work any implementation must do (fold ticks into
+//         bars, one engine step per burst, publish the predictions): a lower bound.
 // engine: the same bars straight into HybridEngine.step in batches of N symbols
 //         (no I/O): the inference + blending ceiling.
 // The served model: a small MLP ([32,16], lookback 24) pretrained for 1 epoch on
@@ -32,7 +34,7 @@ import { minuteOf } from '../actors/minute-tracker.ts';
 import { startPredictors } from '../actors/predictor.service.ts';
 import { barMessage, synthBars, tickMessages, type SynthBar } from '../market/index.ts';
 import { selectBackend, type OhlcvBar } from '../models/index.ts';
-import { DEFAULT_PRETRAIN, HybridEngine, pretrainRegimeModels, servingModels, StaticModelSource } from '../prediction/index.ts';
+import { DEFAULT_PRETRAIN, HybridEngine, type EngineBar, pretrainRegimeModels, servingModels, StaticModelSource } from '../prediction/index.ts';
 import { AckPolicy } from '@nats-io/jetstream';
 import { ackPublisher, encodeJson, ensureDurable, ensureTopology, ORIGIN_HEADER, publishPipelined, PullPump, subjects } from '../streams/index.ts';
 import { startTestSystem } from '../test/helpers/system.ts';
@@ -263,9 +265,16 @@ async function ticksMode(): Promise<void> {
  * (publish → stream → pull delivery → publish → subscriber, all on this
  * machine's two cores) is a part of every tick→prediction latency no
  * implementation of the system can remove.
+ *
+ * With `withEngine` (--mode minimal) the echo does the least work any
+ * implementation of the issue must do: it folds ticks into bars, runs one
+ * HybridEngine step per burst of closed bars (the micro-batch) and publishes the
+ * real predictions. No validation, storage, actors or dead letters: a lower
+ * bound for the real path on the same machine.
  */
-async function floorMode(): Promise<void> {
-  const sys = await startTestSystem('bench_predict_floor', { LOG_LEVEL: 'warn' });
+async function floorMode(withEngine: boolean): Promise<void> {
+  const sys = await startTestSystem(withEngine ? 'bench_predict_minimal' : 'bench_predict_floor', { LOG_LEVEL: 'warn' });
+  const engine = withEngine ? new HybridEngine(models, { spec, firstFineTuneBars: 1e9 }, { weightKeeper: createConfidenceWeighters() }) : undefined;
   try {
     const jsm = await ensureTopology(sys.nc, {
       maxAgeDays: sys.settings.STREAM_MAX_AGE_DAYS,
@@ -274,37 +283,59 @@ async function floorMode(): Promise<void> {
     });
     await ensureDurable(jsm, { stream: 'MD_TICKS', durable: 'floor', ackWaitMs: 30_000, maxAckPending: 50_000, ackPolicy: AckPolicy.All });
     const js = ackPublisher(sys.nc);
-    const openMinute = new Map<string, number>();
-    let echoed = 0;
+    const open = new Map<string, EngineBar & { volume: number; high: number; low: number; close: number }>();
+    const closed: EngineBar[] = [];
+    let handled = 0;
     let failed: unknown;
+    const settle = (n: number) => (p: Promise<unknown>) => p.then(() => (handled += n), (err: unknown) => (failed ??= err));
+    // One engine step for all the bars a delivery closed (the pump delivers a pull batch synchronously).
+    let scheduled = false;
+    const step = () => {
+      scheduled = false;
+      const batch = closed.splice(0);
+      const out = (engine?.step(batch).outputs ?? [])
+        .filter((o) => !o.withheld)
+        .map((o) => ({ subject: subjects.prediction(o.prediction.venue, o.prediction.symbol), payload: o.prediction, msgId: `${o.prediction.venue}:${o.prediction.symbol}:${o.prediction.ts}:${o.prediction.horizon}` }));
+      void settle(batch.length)(publishPipelined(js, out, 4_096));
+    };
     const pump = new PullPump(sys.nc, {
       stream: 'MD_TICKS',
       durable: 'floor',
       batch: 2_000,
       wantsMore: () => true,
       onMessage: (m) => {
-        const t = JSON.parse(utf8.decode(m.data)) as { symbol: string; ts: number };
+        const t = JSON.parse(utf8.decode(m.data)) as { symbol: string; ts: number; price: number; size: number };
         const minute = minuteOf(t.ts);
-        const open = openMinute.get(t.symbol);
-        openMinute.set(t.symbol, minute);
-        if (open !== undefined && minute > open) {
-          const payload = { venue: VENUE, symbol: t.symbol, ts: open };
-          js.publish(subjects.prediction(VENUE, t.symbol), encodeJson(payload), { msgID: `${VENUE}:${t.symbol}:${open}:floor` }).then(
-            () => (echoed += 1),
-            (err: unknown) => (failed ??= err),
-          );
+        const bar = open.get(t.symbol);
+        if (bar === undefined || minute > bar.ts) {
+          open.set(t.symbol, { venue: VENUE, symbol: t.symbol, ts: minute, open: t.price, high: t.price, low: t.price, close: t.price, volume: t.size });
+          if (bar !== undefined && !engine) {
+            const payload = { venue: VENUE, symbol: t.symbol, ts: bar.ts };
+            void settle(1)(js.publish(subjects.prediction(VENUE, t.symbol), encodeJson(payload), { msgID: `${VENUE}:${t.symbol}:${bar.ts}:floor` }));
+          }
+          if (bar !== undefined && engine) {
+            closed.push(bar);
+            if (!scheduled) setImmediate(step);
+            scheduled = true;
+          }
+        } else {
+          bar.high = Math.max(bar.high, t.price);
+          bar.low = Math.min(bar.low, t.price);
+          bar.close = t.price;
+          bar.volume += t.size;
         }
         m.ack();
       },
     });
     pump.start();
     const r = await runFeeder(sys.settings.NATS_URL, false, async () => {
-      while (echoed < SYMBOLS * (WARM - 1) && failed === undefined) await new Promise((r) => setTimeout(r, 10));
+      while (handled < SYMBOLS * (WARM - 1) && failed === undefined) await new Promise((r) => setTimeout(r, 10));
     });
     await pump.close();
     if (failed !== undefined) throw failed;
-    console.log(`transport floor (echo instead of the system): ${r.sent} ticks in ${r.pubSeconds.toFixed(2)} s (${Math.round(r.sent / r.pubSeconds)} ticks/s offered), ${r.latencies.length} echoes timed`);
-    console.log(latencyLine('tick→echo latency', r.latencies));
+    const what = engine ? 'minimal system (fold ticks, one engine step per burst, publish; nothing validated or stored)' : 'transport floor (echo instead of the system)';
+    console.log(`${what}: ${r.sent} ticks in ${r.pubSeconds.toFixed(2)} s (${Math.round(r.sent / r.pubSeconds)} ticks/s offered), ${r.latencies.length} bars timed`);
+    console.log(latencyLine(engine ? 'tick→prediction latency' : 'tick→echo latency', r.latencies));
   } finally {
     await sys.dispose();
   }
@@ -313,6 +344,7 @@ async function floorMode(): Promise<void> {
 if (mode === 'all' || mode === 'engine') await engineMode();
 if (mode === 'all' || mode === 'bars') await barsMode();
 if (mode === 'all' || mode === 'ticks') await ticksMode();
-if (mode === 'all' || mode === 'floor') await floorMode();
+if (mode === 'all' || mode === 'floor') await floorMode(false);
+if (mode === 'all' || mode === 'minimal') await floorMode(true);
 for (const m of models.models()) m.predictor.dispose();
 process.exit(0);
