@@ -60,6 +60,12 @@ export const PROCESS_DURABLE_INACTIVE_MS = 300_000;
 /** Scale-out: more catch-up bars than this for one symbol are still predicted, with a warning. */
 export const CATCH_UP_WARN_BARS = 10_000;
 
+/**
+ * Scale-out: a process must have been seen alive for this many claim TTLs before symbols are handed
+ * over to it (rebalancing onto a process that joined later; a flapping process gets nothing).
+ */
+export const REBALANCE_STABLE_TTLS = 3;
+
 /** The work-claim key of a symbol's predictions. */
 export function predictionClaimKey(venue: string, symbol: string): string {
   return `pred.${venue}.${symbol}`;
@@ -139,6 +145,10 @@ export function createPredictorActors(deps: PredictorDeps) {
   const deferred = new Map<string, { at: number; fromTs: number }>();
   /** Symbols claimed after a deferral: catch up from this bar when no prediction is stored yet. */
   const catchUpFrom = new Map<string, number>();
+  /** Symbols being handed over to another process right now: not predicted here any more. */
+  const leaving = new Set<string>();
+  /** Fast-lane publications not finished yet (a symbol is handed over only when none is in flight). */
+  let laneInFlight = 0;
   const js = ackPublisher(deps.nc);
   const spec = deps.spec ?? specFor(deps.models) ?? DEFAULT_PREDICTOR_SPEC;
   const engineConfig = { ...deps.engine, spec };
@@ -281,9 +291,16 @@ export function createPredictorActors(deps: PredictorDeps) {
         accepts: (venue, symbol) => {
           if (!claims) return true;
           const key = predictionClaimKey(venue, symbol);
-          return claims.owns(key) && !catchUp.has(key);
+          return claims.owns(key) && !catchUp.has(key) && !leaving.has(key);
         },
-        publish: publishOutputs,
+        publish: async (outputs) => {
+          laneInFlight += 1;
+          try {
+            return await publishOutputs(outputs);
+          } finally {
+            laneInFlight -= 1;
+          }
+        },
         onTriggers: (triggers) => deps.onTriggers?.(triggers.map((trigger) => ({ trigger }))),
         onOutcome: (o) => laneOutcome?.(o),
       })
@@ -366,6 +383,28 @@ export function createPredictorActors(deps: PredictorDeps) {
     };
   };
 
+  /**
+   * Scale-out rebalancing, run when the consumer is idle (no batch in hand): symbols whose preferred
+   * owner is another process that has been up for a while are handed over to it, one at a time,
+   * while no fast-lane publication is in flight. This process's last predictions and weighter
+   * snapshots of the symbol are stored by then, so the new owner catches up from exactly there.
+   */
+  const rebalance = async () => {
+    if (!claims) return;
+    const moves = claims.misplaced('pred.', REBALANCE_STABLE_TTLS * settings.CLAIM_TTL_MS);
+    let handed = 0;
+    for (const { key, to } of moves) {
+      if (laneInFlight > 0) break;
+      leaving.add(key);
+      try {
+        if (await claims.handOff(key, to)) handed += 1;
+      } finally {
+        leaving.delete(key);
+      }
+    }
+    if (handed > 0) log.info({ handed, owned: claims.ownedKeys().filter((k) => k.startsWith('pred.')).length }, 'rebalanced: symbols handed over to their preferred process');
+  };
+
   /** `model.retrain.cmd`: fine-tune the named symbol(s) now; answered on `model.retrain.result` by the fineTuner. */
   const onRetrainCommand = (data: Uint8Array) => {
     let raw: unknown;
@@ -431,6 +470,7 @@ export function createPredictorActors(deps: PredictorDeps) {
       ...(claims
         ? {
             onIdle: async () => {
+              await rebalance();
               if (catchUp.size === 0) return;
               const r = await handle([]);
               if (r.outcome.predictions > 0) sendBack({ type: 'predictor.batch', outcome: r.outcome });

@@ -68,7 +68,11 @@ export function processToken(processId: string): string {
  * agreement between machines is needed). A clean stop deletes the claims so
  * others take them over at once. Every process also holds a presence claim
  * `proc.<token>` (removed, not taken over, when its process dies): `peers()`
- * and `preferredOwner()` spread new keys evenly over the live processes.
+ * and `preferredOwner()` spread new keys evenly over the live processes, and
+ * `misplaced()` + `handOff()` move a key to its preferred owner once that
+ * process has been up for a while (a process that joins later gets its share):
+ * the owner writes the claim in the new owner's name, and the new owner, which
+ * watches every key in the bucket, takes it from there.
  */
 export class WorkClaims {
   readonly processId: string;
@@ -84,6 +88,10 @@ export class WorkClaims {
   private ticking: Promise<void> = Promise.resolve();
   private stopped = false;
   private discoveredAt = 0;
+  /** Presence keys of other processes: when this process first saw them. */
+  private readonly peerSince = new Map<string, number>();
+  /** Refresh rounds and hand-overs run one at a time (both write the owned claims at their revisions). */
+  private lock: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly kv: KV,
@@ -99,16 +107,26 @@ export class WorkClaims {
   static async open(nc: NatsConnection, opts: WorkClaimsOptions): Promise<WorkClaims> {
     const claims = new WorkClaims(await openBucket(nc, KV_BUCKETS.workClaims, 1), opts);
     await claims.claim(`${PRESENCE_PREFIX}${claims.token}`);
-    await claims.discoverPeers();
+    await claims.discover();
     claims.start();
     return claims;
   }
 
-  /** Watches the presence claims of processes not known yet. */
-  async discoverPeers(): Promise<void> {
+  /**
+   * Watches every key not known yet: the presence claims of new processes, and
+   * work keys this process has not met (so a key handed over to it, or held by
+   * a process that dies, reaches it even if it never asked for that key).
+   */
+  async discover(): Promise<void> {
     const keys: string[] = [];
-    for await (const k of await this.kv.keys(`${PRESENCE_PREFIX}*`)) keys.push(k);
+    for await (const k of await this.kv.keys()) keys.push(k);
     for (const k of keys) if (!this.knows(k)) await this.observe(k);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
   }
 
   /** Tokens of the live processes (this one and those whose presence claims are refreshed), sorted. */
@@ -227,14 +245,67 @@ export class WorkClaims {
     if (!entry || entry.operation !== 'PUT') return true;
     const v = claimValueSchema.safeParse(parseJson(entry.value));
     if (v.success && v.data.owner === this.processId) return true;
-    if (!this.knows(key)) this.foreign.set(key, { revision: entry.revision, changedAt: this.now() });
+    if (!this.knows(key)) {
+      this.foreign.set(key, { revision: entry.revision, changedAt: this.now() });
+      if (key.startsWith(PRESENCE_PREFIX) && !this.peerSince.has(key)) this.peerSince.set(key, this.now());
+    }
     return false;
+  }
+
+  /**
+   * Owned keys starting with `prefix` whose preferred owner is another live
+   * process, seen by this one for at least `stableMs` (a process that has just
+   * started, or flaps, is not handed work yet), with that process's token.
+   */
+  misplaced(prefix: string, stableMs: number): { key: string; to: string }[] {
+    const now = this.now();
+    const out: { key: string; to: string }[] = [];
+    for (const key of this.owned.keys()) {
+      if (!key.startsWith(prefix)) continue;
+      const to = this.preferredOwner(key);
+      const since = this.peerSince.get(`${PRESENCE_PREFIX}${to}`);
+      if (to !== this.token && since !== undefined && now - since >= stableMs) out.push({ key, to });
+    }
+    return out;
+  }
+
+  /**
+   * Hands an owned key over to the live process with token `to`: the claim is
+   * rewritten (compare-and-set) in that process's name, and this process watches
+   * it from then on like any foreign key (if the new owner never refreshes it,
+   * it is taken over after the TTL as from a dead process). Listeners hear
+   * `onLost`. The caller must have nothing in flight for the key. False when the
+   * key was not this process's to hand over (any more).
+   */
+  handOff(key: string, to: string): Promise<boolean> {
+    return this.serial(async () => {
+      const revision = this.owned.get(key);
+      if (revision === undefined || this.stopped) return false;
+      const presence = await this.kv.get(`${PRESENCE_PREFIX}${to}`).catch((err: unknown) => {
+        throw new WorkClaimError(key, 'could not read the presence of the new owner', { cause: err });
+      });
+      const target = presence?.operation === 'PUT' ? claimValueSchema.safeParse(parseJson(presence.value)) : undefined;
+      if (!target?.success) return false;
+      const value: ClaimValue = { owner: target.data.owner, at: this.now() };
+      let rev: number;
+      try {
+        rev = await this.kv.update(key, new TextEncoder().encode(JSON.stringify(value)), revision);
+      } catch (err) {
+        if (!lostRace(err)) throw new WorkClaimError(key, 'could not hand the claim over', { cause: err });
+        rev = 0;
+      }
+      this.owned.delete(key);
+      this.foreign.set(key, { revision: rev, changedAt: this.now() });
+      if (rev > 0) this.log.info({ key, to: target.data.owner }, 'claim handed over to its preferred owner');
+      this.emit('onLost', key);
+      return rev > 0;
+    });
   }
 
   start(): void {
     if (this.timer || this.stopped) return;
     const loop = () => {
-      this.ticking = this.tick()
+      this.ticking = this.serial(() => this.tick())
         .catch((err: unknown) => this.log.warn({ err }, 'work claims refresh failed; retrying'))
         .finally(() => {
           if (!this.stopped) this.timer = setTimeout(loop, this.refreshMs);
@@ -259,10 +330,10 @@ export class WorkClaims {
         this.emit('onLost', key);
       }
     }
-    // New processes are looked for twice per TTL (listing keys costs a consumer on the bucket).
+    // New processes and keys are looked for twice per TTL (listing keys costs a consumer on the bucket).
     if (this.now() - this.discoveredAt >= this.opts.ttlMs / 2) {
       this.discoveredAt = this.now();
-      await this.discoverPeers();
+      await this.discover();
     }
     for (const [key, seen] of [...this.foreign]) {
       if (this.stopped) return;
@@ -272,10 +343,17 @@ export class WorkClaims {
       if (presence && (!entry || entry.operation !== 'PUT' || (entry.revision === seen.revision && now - seen.changedAt >= this.opts.ttlMs))) {
         // A process gone: its presence claim is not taken over but removed.
         this.foreign.delete(key);
+        this.peerSince.delete(key);
         if (entry?.operation === 'PUT') await this.kv.delete(key, { previousSeq: entry.revision }).catch(() => undefined);
       } else if (!entry || entry.operation !== 'PUT') {
         await this.take(key, entry?.revision ?? 0);
       } else if (entry.revision !== seen.revision) {
+        const v = presence ? undefined : claimValueSchema.safeParse(parseJson(entry.value));
+        if (v?.success && v.data.owner === this.processId) {
+          // Handed over to this process by its owner.
+          this.acquired(key, entry.revision);
+          continue;
+        }
         this.foreign.set(key, { revision: entry.revision, changedAt: now });
       } else if (now - seen.changedAt >= this.opts.ttlMs) {
         const owner = claimValueSchema.safeParse(parseJson(entry.value));
@@ -291,6 +369,7 @@ export class WorkClaims {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.ticking;
+    await this.lock;
     for (const [key, revision] of this.owned) {
       await this.kv.delete(key, { previousSeq: revision }).catch((err: unknown) => this.log.warn({ err, key }, 'could not release a claim'));
     }

@@ -72,4 +72,42 @@ describe('WorkClaims', () => {
     expect(events, `the takeover is heard by a (${events.join(' ')})`).toContain('a+ingest');
     expect(events, `c acquires both released keys (${events.join(' ')})`).toEqual(expect.arrayContaining(['c+ingest', 'c+pred.v.X']));
   }, 30_000);
+
+  it('a process that joins later is handed the keys it hashes to, once it has been up for a while', async () => {
+    const ttlMs = 600;
+    const a = await WorkClaims.open(await connect('rebalance-a'), { ttlMs, refreshMs: 100, log: sys.log, processId: 'host:1:ra' });
+    const keys = Array.from({ length: 16 }, (_, i) => `pred.rb.S${i}`);
+    for (const k of keys) expect(await a.claim(k), `a alone claims ${k}`).toBe(true);
+    expect(a.misplaced('pred.rb.', 0), 'alone, no key is misplaced').toEqual([]);
+
+    const b = await WorkClaims.open(await connect('rebalance-b'), { ttlMs, refreshMs: 100, log: sys.log, processId: 'host:2:rb' });
+    const events: string[] = [];
+    a.listen({ onAcquired: (k) => events.push(`a+${k}`), onLost: (k) => events.push(`a-${k}`) });
+    b.listen({ onAcquired: (k) => events.push(`b+${k}`), onLost: (k) => events.push(`b-${k}`) });
+    await eventually(() => a.peers().length === 2, 3_000, 'a sees b');
+    expect(a.misplaced('pred.rb.', 60_000), 'nothing moves before b has been up for the stable period').toEqual([]);
+    const toB = keys.filter((k) => a.preferredOwner(k) === b.token);
+    expect(toB.length, `b's share of 16 keys (${toB.length})`).toBeGreaterThan(0);
+    expect(toB.length).toBeLessThan(16);
+    await new Promise((r) => setTimeout(r, ttlMs));
+    const moves = a.misplaced('pred.rb.', ttlMs);
+    expect(moves.map((m) => m.key).sort(), 'misplaced: exactly the keys that hash to b').toEqual([...toB].sort());
+    expect(new Set(moves.map((m) => m.to)), 'all of them go to b').toEqual(new Set([b.token]));
+
+    expect(await a.handOff('pred.rb.S0', 'no-such-process'), 'no hand-over to a process that has no presence').toBe(false);
+    expect(a.owns('pred.rb.S0'), 'the key stays with a').toBe(true);
+    for (const m of moves) expect(await a.handOff(m.key, m.to), `hand ${m.key} over`).toBe(true);
+    await eventually(() => toB.every((k) => b.owns(k)), 3_000, 'b takes up the keys handed to it');
+    expect(keys.filter((k) => a.owns(k)).sort(), 'a keeps the rest').toEqual(keys.filter((k) => !toB.includes(k)).sort());
+    // Stable: b refreshes what it got (a does not take it back after the TTL) and nothing is misplaced any more.
+    await new Promise((r) => setTimeout(r, ttlMs * 3));
+    expect(toB.filter((k) => !b.owns(k) || a.owns(k)), 'b still owns, a does not').toEqual([]);
+    expect([...a.misplaced('pred.rb.', 0), ...b.misplaced('pred.rb.', 0)], 'both agree that every key is where it belongs').toEqual([]);
+    for (const k of toB) {
+      expect(events, `the hand-over of ${k} is heard on both sides`).toEqual(expect.arrayContaining([`a-${k}`, `b+${k}`]));
+    }
+    expect(events.filter((e) => e.startsWith('b-') || e.startsWith('a+')), 'no key went back').toEqual([]);
+    await a.stop();
+    await b.stop();
+  }, 30_000);
 });
