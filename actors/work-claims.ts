@@ -58,6 +58,20 @@ export function processToken(processId: string): string {
   return createHash('sha256').update(processId).digest('hex').slice(0, 12);
 }
 
+/** Rendezvous (highest random weight) hashing: the token among `tokens` that `key` belongs to. */
+export function rendezvousOwner(key: string, tokens: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestScore = '';
+  for (const t of tokens) {
+    const score = createHash('sha256').update(`${t}|${key}`).digest('hex');
+    if (score > bestScore) {
+      best = t;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
 /**
  * Work claims of this process in KV `work_claims`: a key (`ingest`,
  * `pred.<venue>.<symbol>`, ...) is owned by the process that wrote it last.
@@ -145,16 +159,7 @@ export class WorkClaims {
    * evenly. A preference only: the claim itself decides.
    */
   preferredOwner(key: string): string {
-    let best = this.token;
-    let bestScore = '';
-    for (const p of this.peers()) {
-      const score = createHash('sha256').update(`${p}|${key}`).digest('hex');
-      if (score > bestScore) {
-        best = p;
-        bestScore = score;
-      }
-    }
-    return best;
+    return rendezvousOwner(key, this.peers()) ?? this.token;
   }
 
   listen(l: ClaimListener): () => void {

@@ -1,6 +1,6 @@
 import type { KV } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimValueSchema } from '../../actors/work-claims.ts';
+import { claimValueSchema, processToken, rendezvousOwner } from '../../actors/work-claims.ts';
 import { ensureTopology, KV_BUCKETS, openBucket } from '../../streams/index.ts';
 import { eventually } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
@@ -11,6 +11,18 @@ const BARS = 120;
 /** The process is killed when this many minutes of the feed are published (after warm-up: both are predicting). */
 const KILL_AT_MINUTE = 75;
 const CLAIM_TTL_MS = 3_000;
+
+/** The pred.<venue>.* key -> the pid of the process it hashes to, over the live processes' presence claims. */
+async function preferredPids(kv: KV, venue: string): Promise<Map<string, number>> {
+  const tokens = new Map<string, number>();
+  for await (const key of await kv.keys('proc.*')) {
+    const e = await kv.get(key);
+    if (!e || e.operation !== 'PUT') continue;
+    const owner = claimValueSchema.parse(JSON.parse(new TextDecoder().decode(e.value))).owner;
+    tokens.set(processToken(owner), Number(owner.split(':')[1]));
+  }
+  return new Map(SYMBOLS.map((s) => [`pred.${venue}.${s}`, tokens.get(rendezvousOwner(`pred.${venue}.${s}`, [...tokens.keys()]) ?? '') ?? -1]));
+}
 
 /** Owner pid of every work claim in `work_claims` (key -> pid); `presence` (default false): the `proc.<token>` claims instead. */
 async function claimOwners(kv: KV, presence = false): Promise<Map<string, number>> {
@@ -180,4 +192,92 @@ describe('scale-out: two processes, one killed', () => {
   it('a standby killed: its symbols taken over and caught up, every bar after warm-up predicted exactly once', async () => {
     await scenario('scales', 'standby');
   }, 180_000);
+
+  /**
+   * A second process joins a running one: once it has been up for a few claim TTLs, the first
+   * hands it the symbols that hash to it, in the idle seconds between bars (a bar every 1.5 s
+   * here, as a live feed gives one a minute), while the feed goes on. Every bar after warm-up is
+   * still predicted exactly once and every outcome scored once.
+   */
+  it('a process that joins later gets its share of the symbols while bars flow; every bar after warm-up predicted exactly once', async () => {
+    const venue = 'scalej';
+    const JOIN_AT_MINUTE = 60;
+    await ensureTopology(sys.nc, { maxAgeDays: 1, maxBytesMb: 256, duplicateWindowS: sys.settings.DUPLICATE_WINDOW_S });
+    const kv = await openBucket(sys.nc, KV_BUCKETS.workClaims, 1);
+    const feed = tickFeed(venue, SYMBOLS, await btcSlice(6_000, BARS));
+    const ticksExpected = feed.reduce((n, m) => n + m.length, 0);
+    const p1 = spawnSystem(['run', '--live'], env);
+    procs.push(p1);
+    await p1.waitFor(/"phase":"running/, 90_000);
+    const abort = new AbortController();
+    let p2: SystemProcess | undefined;
+    try {
+      let published = await publishFeed(sys.nc, feed.slice(0, JOIN_AT_MINUTE), 60, abort.signal);
+      const pid1 = p1.child.pid ?? -1;
+      await eventually(async () => [...(await claimOwners(kv))].filter(([k, o]) => k.startsWith(`pred.${venue}.`) && o === pid1).length === SYMBOLS.length, 10_000, 'the first process alone holds every symbol');
+
+      p2 = spawnSystem(['run', '--live'], env);
+      procs.push(p2);
+      const joined = Date.now();
+      const running = p2.waitFor(/"phase":"running/, 90_000);
+      // The feed goes on, a minute every 1.5 s, until the symbols are where they hash to.
+      let minute = JOIN_AT_MINUTE;
+      let settledMs = -1;
+      let expected = new Map<string, number>();
+      while (minute < BARS && settledMs < 0 && Date.now() - joined < 90_000) {
+        published += await publishFeed(sys.nc, feed.slice(minute, minute + 1), 1_500, abort.signal);
+        minute += 1;
+        expected = await preferredPids(kv, venue);
+        const owners = await claimOwners(kv);
+        if ([...expected.values()].includes(p2.child.pid ?? -2) && [...expected].every(([k, pid]) => owners.get(k) === pid)) settledMs = Date.now() - joined;
+      }
+      await running;
+      const split = `${[...expected.values()].filter((p) => p === pid1).length}/${[...expected.values()].filter((p) => p !== pid1).length} symbols hash to the first/second`;
+      expect(settledMs, `the symbols reached the processes they hash to (${split}; at minute ${minute})`).toBeGreaterThan(0);
+      published += await publishFeed(sys.nc, feed.slice(minute), 60, abort.signal);
+      expect(published, 'the whole feed was published').toBe(ticksExpected);
+
+      const barsExpected = BARS * SYMBOLS.length;
+      const predsExpected = (BARS - WARMUP_BARS) * SYMBOLS.length;
+      await eventually(
+        async () => {
+          const l = await ledger(sys.nc, sys.db, venue);
+          return l.ticks >= ticksExpected && l.bars >= barsExpected && l.predMessages >= predsExpected && l.predictions >= predsExpected;
+        },
+        60_000,
+        'all ticks, bars and predictions',
+      );
+      await new Promise((r) => setTimeout(r, 3_000));
+      const owners = await claimOwners(kv);
+      expect([...expected].filter(([k, pid]) => owners.get(k) !== pid), `every symbol stays with the process it hashes to (${split})`).toEqual([]);
+      for (const p of [p2, p1]) {
+        p.child.kill('SIGTERM');
+        expect((await p.exited).code, `drains and exits 0 on SIGTERM:\n${p.output().slice(-2_000)}`).toBe(0);
+      }
+      const l = await ledger(sys.nc, sys.db, venue);
+      const why = `${split}; settled ${settledMs} ms after the second process was spawned, at minute ${minute}`;
+      expect(l.ticks, `every tick stored once (${why})`).toBe(ticksExpected);
+      expect(l.bars, `every bar stored once (${why})`).toBe(barsExpected);
+      expect(l.missingPredictions, `no bar after warm-up without a prediction message (${why})`).toEqual([]);
+      expect(l.predMessages, `one prediction message per bar in SIGNALS (${why})`).toBe(predsExpected);
+      expect(l.distinctPredKeys, `prediction messages have distinct (symbol, ts) (${why})`).toBe(predsExpected);
+      expect(l.predictions, `one stored prediction per bar after warm-up (${why})`).toBe(predsExpected);
+      expect(await tableDuplicates(sys.db, venue), 'no key duplicates in ticks, bars_1m, predictions').toBe(0);
+      expect(await weightsScored(sys.db, venue, SYMBOLS), `the weights scored each outcome exactly once across the hand-overs (${why})`).toEqual(
+        Object.fromEntries(SYMBOLS.map((x) => [x, BARS - WARMUP_BARS - 1])),
+      );
+      const handed = p1.output().split('\n').filter((line) => line.includes('claim handed over to its preferred owner')).length;
+      expect(handed, `the first process handed over the symbols that hash to the second (${why})`).toBe([...expected.values()].filter((p) => p !== pid1).length);
+      console.log(`scale-out (late join): ${why}; ${handed} hand-overs; final ${JSON.stringify({ ...l, missingPredictions: l.missingPredictions.length })}`);
+    } finally {
+      abort.abort();
+      for (const p of [p1, p2]) {
+        if (!p || p.child.exitCode !== null || p.child.signalCode !== null) continue;
+        p.child.kill('SIGTERM');
+        const t = setTimeout(() => p.child.kill('SIGKILL'), 20_000);
+        await p.exited;
+        clearTimeout(t);
+      }
+    }
+  }, 240_000);
 });
