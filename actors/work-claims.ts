@@ -264,10 +264,11 @@ export class WorkClaims {
    */
   misplaced(prefix: string, stableMs: number): { key: string; to: string }[] {
     const now = this.now();
+    const peers = this.peers();
     const out: { key: string; to: string }[] = [];
     for (const key of this.owned.keys()) {
       if (!key.startsWith(prefix)) continue;
-      const to = this.preferredOwner(key);
+      const to = rendezvousOwner(key, peers) ?? this.token;
       const since = this.peerSince.get(`${PRESENCE_PREFIX}${to}`);
       if (to !== this.token && since !== undefined && now - since >= stableMs) out.push({ key, to });
     }

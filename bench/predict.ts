@@ -287,7 +287,8 @@ async function floorMode(withEngine: boolean): Promise<void> {
     const closed: EngineBar[] = [];
     let handled = 0;
     let failed: unknown;
-    const settle = (n: number) => (p: Promise<unknown>) => p.then(() => (handled += n), (err: unknown) => (failed ??= err));
+    /** Counts `bars` as handled once `p` (their publication) resolves. */
+    const track = (p: Promise<unknown>, bars: number) => p.then(() => (handled += bars), (err: unknown) => (failed ??= err));
     // One engine step for all the bars a delivery closed (the pump delivers a pull batch synchronously).
     let scheduled = false;
     const step = () => {
@@ -296,7 +297,7 @@ async function floorMode(withEngine: boolean): Promise<void> {
       const out = (engine?.step(batch).outputs ?? [])
         .filter((o) => !o.withheld)
         .map((o) => ({ subject: subjects.prediction(o.prediction.venue, o.prediction.symbol), payload: o.prediction, msgId: `${o.prediction.venue}:${o.prediction.symbol}:${o.prediction.ts}:${o.prediction.horizon}` }));
-      void settle(batch.length)(publishPipelined(js, out, 4_096));
+      void track(publishPipelined(js, out, 4_096), batch.length);
     };
     const pump = new PullPump(sys.nc, {
       stream: 'MD_TICKS',
@@ -311,7 +312,7 @@ async function floorMode(withEngine: boolean): Promise<void> {
           open.set(t.symbol, { venue: VENUE, symbol: t.symbol, ts: minute, open: t.price, high: t.price, low: t.price, close: t.price, volume: t.size });
           if (bar !== undefined && !engine) {
             const payload = { venue: VENUE, symbol: t.symbol, ts: bar.ts };
-            void settle(1)(js.publish(subjects.prediction(VENUE, t.symbol), encodeJson(payload), { msgID: `${VENUE}:${t.symbol}:${bar.ts}:floor` }));
+            void track(js.publish(subjects.prediction(VENUE, t.symbol), encodeJson(payload), { msgID: `${VENUE}:${t.symbol}:${bar.ts}:floor` }), 1);
           }
           if (bar !== undefined && engine) {
             closed.push(bar);

@@ -4,7 +4,7 @@ import { claimValueSchema, processToken, rendezvousOwner } from '../../actors/wo
 import { ensureTopology, KV_BUCKETS, openBucket } from '../../streams/index.ts';
 import { eventually } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
-import { btcSlice, ledger, publishFeed, spawnSystem, tableDuplicates, tickFeed, WARMUP_BARS, weightsScored, type SystemProcess } from './harness.ts';
+import { btcSlice, ledger, publishFeed, spawnSystem, tableDuplicates, tickFeed, WARMUP_BARS, weightsScored, type Ledger, type SystemProcess } from './harness.ts';
 
 const SYMBOLS = ['SYMA', 'SYMB', 'SYMC', 'SYMD', 'SYME', 'SYMF', 'SYMG', 'SYMH'];
 const BARS = 120;
@@ -12,8 +12,11 @@ const BARS = 120;
 const KILL_AT_MINUTE = 75;
 const CLAIM_TTL_MS = 3_000;
 
-/** The pred.<venue>.* key -> the pid of the process it hashes to, over the live processes' presence claims. */
-async function preferredPids(kv: KV, venue: string): Promise<Map<string, number>> {
+/**
+ * The pids of the live processes (their presence claims), and each pred.<venue>.* key -> the pid of the
+ * process it hashes to among them.
+ */
+async function preferredPids(kv: KV, venue: string): Promise<{ live: number[]; byKey: Map<string, number> }> {
   const tokens = new Map<string, number>();
   for await (const key of await kv.keys('proc.*')) {
     const e = await kv.get(key);
@@ -21,7 +24,55 @@ async function preferredPids(kv: KV, venue: string): Promise<Map<string, number>
     const owner = claimValueSchema.parse(JSON.parse(new TextDecoder().decode(e.value))).owner;
     tokens.set(processToken(owner), Number(owner.split(':')[1]));
   }
-  return new Map(SYMBOLS.map((s) => [`pred.${venue}.${s}`, tokens.get(rendezvousOwner(`pred.${venue}.${s}`, [...tokens.keys()]) ?? '') ?? -1]));
+  const byKey = new Map(SYMBOLS.map((s) => [`pred.${venue}.${s}`, tokens.get(rendezvousOwner(`pred.${venue}.${s}`, [...tokens.keys()]) ?? '') ?? -1]));
+  return { live: [...tokens.values()], byKey };
+}
+
+const barsExpected = BARS * SYMBOLS.length;
+const predsExpected = (BARS - WARMUP_BARS) * SYMBOLS.length;
+
+/** Waits until `venue` has every tick, bar and prediction (`tail`: output added to the error on a timeout). */
+async function awaitLedger(sys: TestSystem, venue: string, ticksExpected: number, tail: () => string): Promise<void> {
+  await eventually(
+    async () => {
+      const l = await ledger(sys.nc, sys.db, venue);
+      return l.ticks >= ticksExpected && l.bars >= barsExpected && l.predMessages >= predsExpected && l.predictions >= predsExpected;
+    },
+    60_000,
+    'all ticks, bars and predictions',
+  ).catch(async (err: unknown) => {
+    const l = await ledger(sys.nc, sys.db, venue);
+    throw new Error(`${(err as Error).message}\nledger: ${JSON.stringify({ ...l, missingPredictions: l.missingPredictions.slice(0, 20) })}\noutput tail:\n${tail()}`);
+  });
+}
+
+/** Every tick, bar and prediction (message and row) of `venue` exactly once, every outcome scored once. */
+async function expectExactlyOnce(sys: TestSystem, venue: string, ticksExpected: number, why: string): Promise<Ledger> {
+  const l = await ledger(sys.nc, sys.db, venue);
+  expect(l.ticks, `every tick stored once (${why})`).toBe(ticksExpected);
+  expect(l.bars, `every bar stored once (${why})`).toBe(barsExpected);
+  expect(l.missingPredictions, `no bar after warm-up without a prediction message (${why})`).toEqual([]);
+  expect(l.predMessages, `one prediction message per bar in SIGNALS (${why})`).toBe(predsExpected);
+  expect(l.distinctPredMsgIds, `prediction messages have distinct msg ids (${why})`).toBe(predsExpected);
+  expect(l.distinctPredKeys, `prediction messages have distinct (symbol, ts) (${why})`).toBe(predsExpected);
+  expect(l.predictions, `one stored prediction per bar after warm-up (${why})`).toBe(predsExpected);
+  expect(await tableDuplicates(sys.db, venue), 'no key duplicates in ticks, bars_1m, predictions').toBe(0);
+  // The confidence weights moved with the symbols (actor_snapshots): every outcome but the last scored once.
+  expect(await weightsScored(sys.db, venue, SYMBOLS), `the persisted weights scored each outcome exactly once across the handovers (${why})`).toEqual(
+    Object.fromEntries(SYMBOLS.map((x) => [x, BARS - WARMUP_BARS - 1])),
+  );
+  return l;
+}
+
+/** SIGTERM (SIGKILL after 20 s) to each process still running: a failed scenario must not leave one holding claims. */
+async function stopAll(procs: readonly (SystemProcess | undefined)[]): Promise<void> {
+  for (const p of procs) {
+    if (!p || p.child.exitCode !== null || p.child.signalCode !== null) continue;
+    p.child.kill('SIGTERM');
+    const t = setTimeout(() => p.child.kill('SIGKILL'), 20_000);
+    await p.exited;
+    clearTimeout(t);
+  }
 }
 
 /** Owner pid of every work claim in `work_claims` (key -> pid); `presence` (default false): the `proc.<token>` claims instead. */
@@ -126,40 +177,17 @@ describe('scale-out: two processes, one killed', () => {
       expect(published, 'the whole feed was published').toBe(ticksExpected);
       expect(takeoverMs, `takeover within TTL + 3 s (TTL ${CLAIM_TTL_MS} ms)`).toBeLessThan(CLAIM_TTL_MS + 3_000);
 
-      const barsExpected = BARS * SYMBOLS.length;
-      const predsExpected = (BARS - WARMUP_BARS) * SYMBOLS.length;
-      await eventually(
-        async () => {
-          const l = await ledger(sys.nc, sys.db, venue);
-          return l.ticks >= ticksExpected && l.bars >= barsExpected && l.predMessages >= predsExpected && l.predictions >= predsExpected;
-        },
-        60_000,
-        'all ticks, bars and predictions',
-      ).catch(async (err: unknown) => {
-        const l = await ledger(sys.nc, sys.db, venue);
-        throw new Error(`${(err as Error).message}\nledger: ${JSON.stringify({ ...l, missingPredictions: l.missingPredictions.slice(0, 20) })}\nsurvivor output tail:\n${survivor.output().slice(-5_000)}`);
-      });
+      await awaitLedger(sys, venue, ticksExpected, () => survivor.output().slice(-5_000));
       // Let late duplicates (redeliveries, a second catch-up) show up before counting.
       await new Promise((r) => setTimeout(r, 5_000));
       survivor.child.kill('SIGTERM');
       const exit = await survivor.exited;
       expect(exit.code, `the survivor drains and exits 0 on SIGTERM:\n${survivor.output().slice(-2_000)}`).toBe(0);
 
-      const l = await ledger(sys.nc, sys.db, venue);
       const why = `${split}; killed the ${kill} pid ${victimPid} holding ${victimKeys.join(', ')}`;
-      expect(l.ticks, `every tick stored once (${why})`).toBe(ticksExpected);
-      expect(l.bars, `every bar stored once (${why})`).toBe(barsExpected);
-      expect(l.missingPredictions, `no bar after warm-up without a prediction message (${why})`).toEqual([]);
-      expect(l.predMessages, `one prediction message per bar in SIGNALS (${why})`).toBe(predsExpected);
-      expect(l.distinctPredMsgIds, `prediction messages have distinct msg ids (${why})`).toBe(predsExpected);
-      expect(l.distinctPredKeys, `prediction messages have distinct (symbol, ts) (${why})`).toBe(predsExpected);
-      expect(l.predictions, `one stored prediction per bar after warm-up (${why})`).toBe(predsExpected);
-      expect(await tableDuplicates(sys.db, venue), 'no key duplicates in ticks, bars_1m, predictions').toBe(0);
+      const l = await expectExactlyOnce(sys, venue, ticksExpected, why);
       expect(await claimOwners(kv), 'the survivor released its claims on its clean stop').toEqual(new Map());
       expect(await claimOwners(kv, true), 'no presence claim left: the dead process\'s removed by the survivor, the survivor\'s released').toEqual(new Map());
-      // The confidence weights moved with the symbols (actor_snapshots): every outcome but the last scored once.
-      const scored = await weightsScored(sys.db, venue, SYMBOLS);
-      expect(scored, `the persisted weights scored each outcome exactly once across the handover (${why})`).toEqual(Object.fromEntries(SYMBOLS.map((x) => [x, BARS - WARMUP_BARS - 1])));
       // The survivor's catch-up log lines since the kill: { bars } per symbol acquired with bars to predict.
       const catchUps = survivor
         .output()
@@ -174,14 +202,7 @@ describe('scale-out: two processes, one killed', () => {
       );
     } finally {
       abort.abort();
-      // A failed scenario must not leave a process holding claims into the next one.
-      for (const p of [p1, p2]) {
-        if (p.child.exitCode !== null || p.child.signalCode !== null) continue;
-        p.child.kill('SIGTERM');
-        const t = setTimeout(() => p.child.kill('SIGKILL'), 20_000);
-        await p.exited;
-        clearTimeout(t);
-      }
+      await stopAll([p1, p2]);
     }
   }
 
@@ -227,9 +248,11 @@ describe('scale-out: two processes, one killed', () => {
       while (minute < BARS && settledMs < 0 && Date.now() - joined < 90_000) {
         published += await publishFeed(sys.nc, feed.slice(minute, minute + 1), 1_500, abort.signal);
         minute += 1;
-        expected = await preferredPids(kv, venue);
+        // Settled when both are alive and every symbol is with the one it hashes to (none may hash to the second).
+        const preferred = await preferredPids(kv, venue);
+        expected = preferred.byKey;
         const owners = await claimOwners(kv);
-        if ([...expected.values()].includes(p2.child.pid ?? -2) && [...expected].every(([k, pid]) => owners.get(k) === pid)) settledMs = Date.now() - joined;
+        if (preferred.live.includes(p2.child.pid ?? -2) && [...expected].every(([k, pid]) => owners.get(k) === pid)) settledMs = Date.now() - joined;
       }
       await running;
       const split = `${[...expected.values()].filter((p) => p === pid1).length}/${[...expected.values()].filter((p) => p !== pid1).length} symbols hash to the first/second`;
@@ -237,16 +260,7 @@ describe('scale-out: two processes, one killed', () => {
       published += await publishFeed(sys.nc, feed.slice(minute), 60, abort.signal);
       expect(published, 'the whole feed was published').toBe(ticksExpected);
 
-      const barsExpected = BARS * SYMBOLS.length;
-      const predsExpected = (BARS - WARMUP_BARS) * SYMBOLS.length;
-      await eventually(
-        async () => {
-          const l = await ledger(sys.nc, sys.db, venue);
-          return l.ticks >= ticksExpected && l.bars >= barsExpected && l.predMessages >= predsExpected && l.predictions >= predsExpected;
-        },
-        60_000,
-        'all ticks, bars and predictions',
-      );
+      await awaitLedger(sys, venue, ticksExpected, () => `${p1.output().slice(-2_500)}\n${p2?.output().slice(-2_500) ?? ''}`);
       await new Promise((r) => setTimeout(r, 3_000));
       const owners = await claimOwners(kv);
       expect([...expected].filter(([k, pid]) => owners.get(k) !== pid), `every symbol stays with the process it hashes to (${split})`).toEqual([]);
@@ -254,30 +268,14 @@ describe('scale-out: two processes, one killed', () => {
         p.child.kill('SIGTERM');
         expect((await p.exited).code, `drains and exits 0 on SIGTERM:\n${p.output().slice(-2_000)}`).toBe(0);
       }
-      const l = await ledger(sys.nc, sys.db, venue);
       const why = `${split}; settled ${settledMs} ms after the second process was spawned, at minute ${minute}`;
-      expect(l.ticks, `every tick stored once (${why})`).toBe(ticksExpected);
-      expect(l.bars, `every bar stored once (${why})`).toBe(barsExpected);
-      expect(l.missingPredictions, `no bar after warm-up without a prediction message (${why})`).toEqual([]);
-      expect(l.predMessages, `one prediction message per bar in SIGNALS (${why})`).toBe(predsExpected);
-      expect(l.distinctPredKeys, `prediction messages have distinct (symbol, ts) (${why})`).toBe(predsExpected);
-      expect(l.predictions, `one stored prediction per bar after warm-up (${why})`).toBe(predsExpected);
-      expect(await tableDuplicates(sys.db, venue), 'no key duplicates in ticks, bars_1m, predictions').toBe(0);
-      expect(await weightsScored(sys.db, venue, SYMBOLS), `the weights scored each outcome exactly once across the hand-overs (${why})`).toEqual(
-        Object.fromEntries(SYMBOLS.map((x) => [x, BARS - WARMUP_BARS - 1])),
-      );
+      const l = await expectExactlyOnce(sys, venue, ticksExpected, why);
       const handed = p1.output().split('\n').filter((line) => line.includes('claim handed over to its preferred owner')).length;
       expect(handed, `the first process handed over the symbols that hash to the second (${why})`).toBe([...expected.values()].filter((p) => p !== pid1).length);
       console.log(`scale-out (late join): ${why}; ${handed} hand-overs; final ${JSON.stringify({ ...l, missingPredictions: l.missingPredictions.length })}`);
     } finally {
       abort.abort();
-      for (const p of [p1, p2]) {
-        if (!p || p.child.exitCode !== null || p.child.signalCode !== null) continue;
-        p.child.kill('SIGTERM');
-        const t = setTimeout(() => p.child.kill('SIGKILL'), 20_000);
-        await p.exited;
-        clearTimeout(t);
-      }
+      await stopAll([p1, p2]);
     }
   }, 240_000);
 });
