@@ -51,3 +51,15 @@ export async function retryForever<T>(fn: () => Promise<T>, opts: RetryOptions):
     }
   }
 }
+
+/**
+ * The wait between attempts of `publishReliably` (streams/), with this backoff:
+ * resolves false once `signal` aborts, so a stopping caller is not held.
+ */
+export function retryWaiter(opts: Pick<RetryOptions, 'minMs' | 'maxMs' | 'signal'>): (err: unknown, attempt: number) => Promise<boolean> {
+  return async (_err, attempt) => {
+    if (opts.signal?.aborted) return false;
+    await sleep(backoffDelay(attempt, opts.minMs, opts.maxMs), opts.signal);
+    return !opts.signal?.aborted;
+  };
+}

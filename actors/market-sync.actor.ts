@@ -2,6 +2,7 @@ import { assign, fromCallback, fromPromise, sendTo, setup } from 'xstate';
 import { backoffDelay } from './backoff.ts';
 import type { BatchOutcome } from './ingest-pipeline.ts';
 import type { ConnectOutput, SyncLoopEvent } from './market-sync.logic.ts';
+import type { IngestStall } from './tick-consume-loop.ts';
 
 export type MarketSyncStats = {
   batches: number;
@@ -9,6 +10,8 @@ export type MarketSyncStats = {
   stored: number;
   duplicates: number;
   invalid: number;
+  /** Conflicting duplicates (a stored key, other content), dead-lettered as `conflict`; also in `invalid`. */
+  conflicts: number;
   barsPublished: number;
   lateBars: number;
   pending: number;
@@ -18,6 +21,8 @@ export type MarketSyncStats = {
 
 export type MarketSyncContext = {
   stats: MarketSyncStats;
+  /** Set while ingest has work pending and nothing settles (see `ops.alert.ingest_stalled`). */
+  stalled: IngestStall | undefined;
   connectAttempts: number;
   lastError: string | undefined;
   retryMinMs: number;
@@ -33,6 +38,7 @@ const emptyStats = (): MarketSyncStats => ({
   stored: 0,
   duplicates: 0,
   invalid: 0,
+  conflicts: 0,
   barsPublished: 0,
   lateBars: 0,
   pending: 0,
@@ -47,6 +53,7 @@ function addOutcome(s: MarketSyncStats, o: BatchOutcome): MarketSyncStats {
     stored: s.stored + o.stored,
     duplicates: s.duplicates + o.duplicates,
     invalid: s.invalid + o.invalid,
+    conflicts: s.conflicts + (o.conflicts ?? 0),
     barsPublished: s.barsPublished + o.barsPublished,
     lateBars: s.lateBars + o.lateBars,
     pending: o.pending,
@@ -90,6 +97,7 @@ export const marketSyncMachine = setup({
   id: 'marketSync',
   context: ({ input }) => ({
     stats: emptyStats(),
+    stalled: undefined,
     connectAttempts: 0,
     lastError: undefined,
     retryMinMs: input.retryMinMs,
@@ -119,6 +127,8 @@ export const marketSyncMachine = setup({
       initial: 'catchingUp',
       on: {
         'sync.batch': { actions: 'countBatch' },
+        'sync.stalled': { actions: assign({ stalled: ({ event }) => event.stall }) },
+        'sync.unstalled': { actions: assign({ stalled: undefined }) },
         'sync.degraded': { target: '.degraded', actions: assign({ lastError: ({ event }) => event.reason }) },
         // The loop ended without being asked to: reconnect from scratch.
         'sync.stopped': { target: 'waitingToReconnect', actions: assign({ connectAttempts: ({ context }) => context.connectAttempts + 1 }) },

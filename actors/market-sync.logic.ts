@@ -2,11 +2,12 @@ import { AckPolicy, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { fromCallback, fromPromise } from 'xstate';
 import type { Logger, Settings } from '../config/index.ts';
+import type { Alerter } from '../ops/index.ts';
 import type { Db } from '../sql/index.ts';
 import { ackPublisher, ensureDurable, ensureTopology, resumeFromAckFloor as resumeDurable } from '../streams/index.ts';
 import type { BarLane } from './bar-lane.ts';
 import { IngestPipeline, type BatchOutcome } from './ingest-pipeline.ts';
-import { startTickLoop } from './tick-consume-loop.ts';
+import { startTickLoop, type IngestStall } from './tick-consume-loop.ts';
 
 export type SyncDeps = {
   nc: NatsConnection;
@@ -15,6 +16,8 @@ export type SyncDeps = {
   log: Logger;
   /** Hands closed bars to this process's predictor ahead of their commit (see BarLane). */
   lane?: BarLane;
+  /** Raises `ops.alert.*` (ingest stalled, a dead letter NATS refused); without it they are only logged. */
+  alert?: Alerter;
   now?: () => number;
 };
 
@@ -32,6 +35,8 @@ export type SyncLoopEvent =
   | { type: 'sync.batch'; outcome: BatchOutcome }
   | { type: 'sync.degraded'; reason: string }
   | { type: 'sync.recovered' }
+  | { type: 'sync.stalled'; stall: IngestStall }
+  | { type: 'sync.unstalled' }
   | { type: 'sync.stopped' };
 
 /**
@@ -54,6 +59,13 @@ export function createSyncActors(deps: SyncDeps) {
     },
     ...(deps.lane ? { lane: deps.lane } : {}),
     ...(deps.now ? { now: deps.now } : {}),
+    onUndeliverable: (letter) => {
+      void deps.alert?.('dead_letter_failed', {
+        severity: 'warning',
+        message: `NATS refused the dead letter of ${letter.subject} (stream seq ${letter.streamSeq}): ${letter.error}; the message was settled without it`,
+        details: { ...letter },
+      });
+    },
   });
 
   const connect = fromPromise<ConnectOutput>(async () => {
@@ -86,7 +98,22 @@ export function createSyncActors(deps: SyncDeps) {
       onBatch: (outcome) => sendBack({ type: 'sync.batch', outcome }),
       onDegraded: (reason) => sendBack({ type: 'sync.degraded', reason }),
       onRecovered: () => sendBack({ type: 'sync.recovered' }),
-    }, deps.now);
+      onStalled: (stall) => {
+        const seconds = Math.round(((deps.now ?? Date.now)() - stall.since) / 1000);
+        log.error({ ...stall }, 'ingest stalled: work pending and nothing settled');
+        void deps.alert?.('ingest_stalled', {
+          severity: 'critical',
+          message: `ingest has not settled a batch for ${seconds} s with ${stall.bufferedMessages} messages buffered and ${stall.batchesInFlight} batches in flight`,
+          details: { ...stall },
+        });
+        sendBack({ type: 'sync.stalled', stall });
+      },
+      onUnstalled: (stalledMs) => {
+        log.warn({ stalledMs }, 'ingest moving again');
+        void deps.alert?.('recovered', { severity: 'info', message: `ingest moving again after a stall of ${Math.round(stalledMs / 1000)} s`, details: { stalledMs } });
+        sendBack({ type: 'sync.unstalled' });
+      },
+    }, deps.now, settings.INGEST_STALL_MS);
     receive(() => loop.stop());
     let aborted = false;
     loop.done.then(

@@ -9,7 +9,7 @@ import { RegistryCandidateSink } from '../lifecycle/registry-candidate-sink.ts';
 import { WeightsScoreFeed } from '../lifecycle/weights-score-feed.ts';
 import type { FeatureSpec } from '../models/index.ts';
 import type { ModelSource } from '../prediction/index.ts';
-import { startOps, type OpsHandle } from '../ops/index.ts';
+import { createAlerter, startOps, type Alerter, type OpsHandle } from '../ops/index.ts';
 import type { Db } from '../sql/index.ts';
 import { KV_BUCKETS, openBucket } from '../streams/index.ts';
 import { backoffDelay } from './backoff.ts';
@@ -92,6 +92,9 @@ export function createSupervisorActors(deps: SupervisorDeps) {
     },
   };
   let stopping = false;
+  // Ingest raises alerts from Phase 2 on, before monitoring (and its metered alerter) starts in Phase 4.
+  const earlyAlert = createAlerter(jetstream(deps.nc), { log: deps.log });
+  const alert: Alerter = (kind, payload) => (children.ops ? children.ops.alert(kind, payload) : earlyAlert(kind, payload));
   /** Closed bars from marketSync to the predictor of this process, ahead of their commit; outlives restarts of both. */
   const lane = new BarLane();
 
@@ -113,7 +116,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
   };
   const startSync = async () => {
     await retire(children.sync, 'marketSync');
-    const sync = startMarketSync({ ...deps, lane });
+    const sync = startMarketSync({ ...deps, lane, alert });
     await sync.ready();
     children.sync = sync;
     return sync.actor;

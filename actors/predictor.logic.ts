@@ -323,7 +323,7 @@ export function createPredictorActors(deps: PredictorDeps) {
       bars.push(r.value);
       if (msg.headers?.get(ORIGIN_HEADER) !== 'market-sync') external.push(r.value);
     }
-    await deadLetter(js, rejected, 3, now);
+    await deadLetter(js, rejected, 3, now, { log });
     // Bars from external feeds are stored (marketSync stores its own before publishing).
     if (external.length > 0) await withTransaction(deps.db, (c) => upsertBars(c, external));
     const owned = await ownedBars(bars);

@@ -6,6 +6,7 @@ import type { MarketSyncStats } from './market-sync.actor.ts';
 import type { ModelLifecycleStats } from './model-lifecycle.actor.ts';
 import { phaseSupervisorMachine } from './phase-supervisor.actor.ts';
 import { createSupervisorActors, INGEST_CLAIM, type ChildName, type ChildStatus, type SupervisorDeps } from './phase-supervisor.logic.ts';
+import type { SymbolStatus } from '../prediction/index.ts';
 import type { PredictorStats } from './predictor.actor.ts';
 import type { SymbolQualityStatus } from './quality-supervisor.service.ts';
 
@@ -31,6 +32,8 @@ export type SystemStatus = {
 export type SystemHandle = {
   actor: ActorRefFrom<typeof phaseSupervisorMachine>;
   status(): SystemStatus;
+  /** The predictor's view of each symbol of this process (bars seen, the last bar's open time, warm-up). */
+  symbols(): SymbolStatus[];
   /** Resolves when Phase 4 is reached (or rejects when a phase failed). */
   ready(timeoutMs?: number): Promise<void>;
   /** Drains: stops consuming, finishes and acks the batches in hand, then closes. */
@@ -102,6 +105,7 @@ export function startSystem(deps: SystemDeps): SystemHandle {
           : {}),
       };
     },
+    symbols: () => children.predictor?.statuses() ?? [],
     async ready(timeoutMs = 600_000) {
       const s = await waitFor(actor, (x) => x.matches('running') || x.matches('failed') || x.status === 'done', { timeout: timeoutMs });
       if (!s.matches('running')) throw new Error(`system did not start: ${s.context.lastError ?? stateName(s.value)}`);

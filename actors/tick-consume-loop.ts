@@ -15,7 +15,17 @@ export type TickLoopCallbacks = {
   onBatch(outcome: BatchOutcome): void;
   onDegraded(reason: string): void;
   onRecovered(): void;
+  /** Work is pending and no batch has been settled for `stallMs` (the ack floor is not moving). */
+  onStalled?(stall: IngestStall): void;
+  /** Batches are settled again after a stall. */
+  onUnstalled?(stalledMs: number): void;
 };
+
+/** A stall of the ingest: since when nothing was settled, and what waits. */
+export type IngestStall = { since: number; bufferedMessages: number; batchesInFlight: number };
+
+/** How often the stall watchdog looks. */
+const STALL_CHECK_MS = 1_000;
 
 export type TickLoop = { done: Promise<void>; stop(): void; abort(): void };
 
@@ -35,6 +45,7 @@ export function startTickLoop(
   log: Logger,
   callbacks: TickLoopCallbacks,
   now: () => number = Date.now,
+  stallMs = 30_000,
 ): TickLoop {
   const abort = new AbortController();
   const buffer: PulledMsg[] = [];
@@ -76,6 +87,31 @@ export function startTickLoop(
   const keepAlive = (msgs: readonly PulledMsg[]) =>
     setInterval(() => msgs.forEach((m) => m.working()), Math.max(1_000, Math.floor(settings.INGEST_ACK_WAIT_MS / 3)));
 
+  // The stall watchdog: work in hand (buffered or in flight) and no batch settled for
+  // `stallMs` means the ack floor is stuck, whatever the reason; say so once, and again
+  // when it moves. Retries already report `degraded`; this also catches a wait nobody retries.
+  let batchesInFlight = 0;
+  let screening = false;
+  let lastSettled = now();
+  let stalled: number | undefined;
+  const settledOne = () => {
+    lastSettled = now();
+    if (stalled !== undefined) {
+      const ms = lastSettled - stalled;
+      stalled = undefined;
+      callbacks.onUnstalled?.(ms);
+    }
+  };
+  const watchdog = setInterval(() => {
+    const working = buffer.length > 0 || batchesInFlight > 0 || screening;
+    if (!working) lastSettled = now();
+    else if (stalled === undefined && now() - lastSettled >= stallMs) {
+      stalled = lastSettled;
+      callbacks.onStalled?.({ since: lastSettled, bufferedMessages: buffer.length, batchesInFlight });
+    }
+  }, Math.min(STALL_CHECK_MS, stallMs));
+  watchdog.unref();
+
   type Stage = { committed: Promise<void>; done: Promise<void> };
   const settled: Stage = { committed: Promise.resolve(), done: Promise.resolve() };
 
@@ -90,28 +126,56 @@ export function startTickLoop(
     prev: Stage,
     claim: TickClaim,
     plan: BatchPlan,
-    onDone: (stored: number, barsPublished: number, refused: number) => void,
+    onDone: (stored: number, barsPublished: number, refused: number, conflicts: number) => void,
     keep: readonly PulledMsg[],
     msgOf: (tick: Tick) => PulledMsg | undefined = () => undefined,
   ): Stage => {
     const timer = keepAlive(keep);
+    batchesInFlight += 1;
     const stored = retryForever(() => pipeline.store(claim.ticks, plan, prev.committed), retry);
     const committed = stored.then(() => claim.release());
     const done = (async () => {
       try {
-        const { stored: n, bars, refused } = await stored;
+        const { stored: n, bars, refused, conflicts } = await stored;
         await prev.done;
         if (refused.length > 0) await retryForever(() => pipeline.deadLetterRefused(refused, msgOf), retry);
         const barsPublished = await retryForever(() => pipeline.publishBars(bars), retry);
-        onDone(n, barsPublished, refused.length);
+        onDone(n, barsPublished, refused.length, conflicts);
+        settledOne();
       } finally {
+        batchesInFlight -= 1;
         clearInterval(timer);
       }
     })();
     return { committed, done };
   };
 
+  /**
+   * After a reconnect the loop ends by itself (finishing and acking the batches in
+   * hand), and marketSync connects again and resumes from the consumer's ack floor.
+   * A restarted nats-server may have lost what it had delivered and we never
+   * received: it would hold those messages back until their ack wait expires and
+   * deliver newer ones first, and on this AckAll consumer the ack of a newer batch
+   * would then acknowledge the missing messages without their ever being stored.
+   */
+  const watchReconnects = async () => {
+    for await (const s of nc.status()) {
+      if (stopping) return;
+      // Silence while we are cut off from NATS is ours, not the market's: no bar closes on it.
+      if (s.type === 'disconnect') disconnected = true;
+      if (s.type === 'reconnect') {
+        log.warn({ server: s.server }, 'reconnected to NATS: ingest resumes from the ack floor');
+        stopping = true;
+        wakeUp();
+        return;
+      }
+    }
+  };
+
+  let disconnected = false;
+
   const run = async () => {
+    void watchReconnects();
     const pump = new PullPump(nc, {
       stream: 'MD_TICKS',
       durable: settings.INGEST_DURABLE,
@@ -131,7 +195,7 @@ export function startTickLoop(
       while (!stopping) {
         if (buffer.length === 0) {
           const deadline = pipeline.tracker.nextDeadline(settings.BAR_GRACE_MS);
-          await waitForWork(deadline === undefined ? 1_000 : Math.max(0, deadline - now()));
+          await waitForWork(deadline === undefined || disconnected ? 1_000 : Math.max(0, deadline - now()));
         } else if (settings.INGEST_BATCH_WAIT_MS > 0 && buffer.length < settings.INGEST_BATCH_SIZE) {
           await waitForWork(settings.INGEST_BATCH_WAIT_MS); // optional linger for fuller batches
         }
@@ -140,10 +204,11 @@ export function startTickLoop(
           const started = performance.now();
           const batch = buffer.splice(0, settings.INGEST_BATCH_SIZE);
           pump.poke();
-          const screened = await retryForever(() => pipeline.screen(batch), retry);
+          screening = true;
+          const screened = await retryForever(() => pipeline.screen(batch), retry).finally(() => (screening = false));
           const { plan, closed } = pipeline.planBatch(screened.ticks);
           const before = previous;
-          previous = launch(before, pipeline.claimTicks(screened.ticks), plan, (stored, barsPublished, refused) => {
+          previous = launch(before, pipeline.claimTicks(screened.ticks), plan, (stored, barsPublished, refused, conflicts) => {
             // AckAll consumer: acking the batch's last message acks it all, its dead-lettered messages too.
             const last = batch[batch.length - 1];
             last?.ack();
@@ -152,6 +217,7 @@ export function startTickLoop(
               stored,
               duplicates: screened.ticks.length - stored - refused,
               invalid: screened.invalid + refused,
+              conflicts,
               barsPublished,
               lateBars: plan.late.length,
               pending: last?.info.pending ?? 0,
@@ -187,7 +253,7 @@ export function startTickLoop(
             };
           }
           const deadline = pipeline.tracker.nextDeadline(settings.BAR_GRACE_MS);
-          if (deadline !== undefined && deadline <= now()) {
+          if (deadline !== undefined && deadline <= now() && !disconnected) {
             const { plan, closed } = pipeline.planExpired(settings.BAR_GRACE_MS);
             const started = performance.now();
             previous = launch(previous, NO_TICKS, plan, (_stored, barsPublished) => {
@@ -202,6 +268,7 @@ export function startTickLoop(
       }
       await previous.done;
     } finally {
+      clearInterval(watchdog);
       // Whatever is still buffered was never acked: the server delivers it again.
       await pump.close();
     }

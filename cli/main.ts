@@ -10,7 +10,8 @@ function help(): string {
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 shape mismatch, 5 run_id mismatch,',
-    '            6 not enough data, 7 non-finite values, 8 service unavailable, 9 checksum mismatch, 10 not found',
+    '            6 not enough data, 7 non-finite values, 8 service unavailable, 9 checksum mismatch, 10 not found,',
+    '            11 stopped without a clean drain (stop timed out)',
   ].join('\n');
 }
 

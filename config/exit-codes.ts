@@ -14,5 +14,7 @@ export const EXIT = {
   unavailable: 8,
   checksum: 9,
   notFound: 10,
+  /** SIGINT/SIGTERM, and the stop did not finish within STOP_TIMEOUT_MS: the process ended anyway, unacked messages are redelivered. */
+  uncleanStop: 11,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -50,6 +50,10 @@ export const settingsSchema = z.object({
   INGEST_BATCH_WAIT_MS: int(0, 1_000).default(0),
   /** JetStream ack wait for the tick consumer; a batch not acked by then is redelivered. */
   INGEST_ACK_WAIT_MS: int(1_000, 600_000).default(30_000),
+  /** Ingest with work pending whose ack floor has not moved for this long raises `ops.alert.ingest_stalled`. */
+  INGEST_STALL_MS: int(1_000, 3_600_000).default(30_000),
+  /** SIGINT/SIGTERM: a stop that has not finished after this long ends the process anyway (exit code 11; unacked messages are redelivered). */
+  STOP_TIMEOUT_MS: int(100, 600_000).default(10_000),
   /** Maximum tick payload in bytes; larger ones are dead-lettered. */
   MAX_PAYLOAD_BYTES: int(64, 1_048_576).default(4_096),
   /** A live tick whose ts is further than this from now is rejected (replay mode accepts any past ts). */

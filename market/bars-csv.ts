@@ -74,6 +74,8 @@ function headerIndex(file: string, header: string[]): Map<Column, number> {
  * cannot be used at all; bad rows come back in `rejected`.
  */
 export async function readBarsCsv(path: string, opts: ReadBarsOptions = {}): Promise<BarsReadResult> {
+  // Decoded as UTF-8: invalid bytes, an encoded surrogate (ED A0 80) among them, become U+FFFD,
+  // so no cell can hold a lone surrogate (a NUL fails the number and time checks; a symbol cell only selects rows).
   const text = await readBarsText(path);
   const records = csvRecords(text);
   const first = records.next();

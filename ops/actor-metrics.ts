@@ -1,5 +1,6 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { Counter } from 'prom-client';
 import type { MarketSyncStats } from '../actors/market-sync.actor.ts';
 import type { Logger } from '../config/index.ts';
 import type { Alerter } from './alerts.ts';
@@ -30,6 +31,7 @@ export const MARKET_SYNC_READY_STATES = ['running.live', 'running.catchingUp'] a
  * one latency observation per batch. Returns the unsubscribe function.
  */
 export function bindMarketSync(actor: MarketSyncLike, metrics: OpsMetrics): () => void {
+  const ticksConflict = conflictCounter(metrics);
   let last = actor.getSnapshot().context.stats;
   const sub = actor.subscribe((snap) => {
     const s = snap.context.stats;
@@ -37,12 +39,31 @@ export function bindMarketSync(actor: MarketSyncLike, metrics: OpsMetrics): () =
     metrics.ticksStored.inc(Math.max(0, s.stored - last.stored));
     metrics.ticksInvalid.inc(Math.max(0, s.invalid - last.invalid));
     metrics.ticksDuplicate.inc(Math.max(0, s.duplicates - last.duplicates));
+    ticksConflict.inc(Math.max(0, s.conflicts - last.conflicts));
     metrics.barsPublished.inc(Math.max(0, s.barsPublished - last.barsPublished));
     metrics.ingestBatches.inc(s.batches - last.batches);
     metrics.batchSeconds.observe(s.lastBatchMs / 1000);
     last = s;
   });
   return () => sub.unsubscribe();
+}
+
+const CONFLICT_METRIC = 'signals_ticks_conflict_total';
+
+/**
+ * Ticks whose key was already stored with other content (a conflicting correction
+ * from the venue): the stored tick is kept and the new one dead-lettered as
+ * `conflict`. Registered on the process registry once, however many times the
+ * marketSync actor is bound (restarts).
+ */
+function conflictCounter(metrics: OpsMetrics): Counter {
+  const existing = metrics.registry.getSingleMetric(CONFLICT_METRIC);
+  if (existing instanceof Counter) return existing;
+  return new Counter({
+    name: CONFLICT_METRIC,
+    help: 'Ticks dead-lettered as conflict: their key was stored with another price, size or side (the stored tick is kept).',
+    registers: [metrics.registry],
+  });
 }
 
 export type LagMonitorOptions = {

@@ -20,8 +20,12 @@ export const ALERT_KINDS = [
   'consumer_lag',
   /** A supervised child actor crashed and was restarted. */
   'child_restart',
-  /** A component recovered (back from degraded, lag cleared). */
+  /** A component recovered (back from degraded, lag cleared, ingest moving again). */
   'recovered',
+  /** Ingest has work pending but its ack floor has not moved for INGEST_STALL_MS. */
+  'ingest_stalled',
+  /** NATS refused a dead letter for good: the bad message was settled without one (logged with its stream sequence). */
+  'dead_letter_failed',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 

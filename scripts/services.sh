@@ -26,6 +26,15 @@ SYSTEM_PG_PORT="${SYSTEM_PG_PORT:-5432}"
 
 say() { echo "services: $*" >&2; }
 
+# Writes stdin to a file only its owner may read: the env files hold connection URLs,
+# possibly with a password. The file is created under umask 077 and chmod'ed before
+# any content goes in, so one left by an older version with a wider mode is fixed too.
+write_private() {
+  (umask 077 && : > "$1")
+  chmod 600 "$1"
+  cat > "$1"
+}
+
 apt_install() {
   if [ "$(id -u)" != 0 ]; then say "need root to apt-get install $*"; exit 1; fi
   if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
@@ -100,7 +109,7 @@ case "${1:-up}" in
     if [ -z "$nats_url" ]; then nats_url=$(ensure_nats) || exit 1; fi
     if [ -z "$db_url" ]; then base=$(ensure_postgres) || exit 1; db_url="$base/signals"; fi
     ensure_nats_binary
-    printf 'export NATS_URL=%q\nexport DATABASE_URL=%q\n' "$nats_url" "$db_url" > "$ENV_FILE"
+    printf 'export NATS_URL=%q\nexport DATABASE_URL=%q\n' "$nats_url" "$db_url" | write_private "$ENV_FILE"
     say "NATS_URL=$nats_url"
     say "DATABASE_URL=$(echo "$db_url" | sed -E 's#//([^:/@]+):[^@]*@#//\1:***@#')"
     ;;
@@ -108,9 +117,9 @@ case "${1:-up}" in
     ensure_nats_binary
     if [ -z "${TEST_PG_URL:-}" ]; then
       base=$(ensure_postgres) || exit 1
-      printf 'export TEST_PG_URL=%q\n' "$base/postgres" > "$DATA/test.env"
+      printf 'export TEST_PG_URL=%q\n' "$base/postgres" | write_private "$DATA/test.env"
     else
-      printf 'export TEST_PG_URL=%q\n' "$TEST_PG_URL" > "$DATA/test.env"
+      printf 'export TEST_PG_URL=%q\n' "$TEST_PG_URL" | write_private "$DATA/test.env"
     fi
     ;;
   down)

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Bar, BarSource } from '../streams/index.ts';
+import { isDataDbError } from './pool.ts';
 import { MS_TO_TS, TS_TO_MS } from './ticks.repo.ts';
 
 /** A bar as stored: the message fields plus its revision (0 = first version). */
@@ -90,6 +91,61 @@ export async function closeBarsFromTicks(
     [minutes.map((m) => m.venue), minutes.map((m) => m.symbol), minutes.map((m) => m.ts), source],
   );
   return r.rows.map(toStoredBar);
+}
+
+/** A minute whose bar PostgreSQL refused to close, with the database's message. */
+export type RefusedBar = { minute: BarKey; error: string };
+
+type Attempt = { ok: true; bars: StoredBar[] } | { ok: false; error: string };
+
+/** `closeBarsFromTicks` under a savepoint: a data error is returned (and undone), any other error thrown. */
+async function closeUnderSavepoint(client: pg.ClientBase, minutes: readonly BarKey[], source: BarSource): Promise<Attempt> {
+  await client.query('SAVEPOINT close_bars');
+  try {
+    const bars = await closeBarsFromTicks(client, minutes, source);
+    await client.query('RELEASE SAVEPOINT close_bars');
+    return { ok: true, bars };
+  } catch (err) {
+    await client.query('ROLLBACK TO SAVEPOINT close_bars');
+    await client.query('RELEASE SAVEPOINT close_bars');
+    if (!isDataDbError(err)) throw err;
+    return { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/**
+ * `closeBarsFromTicks` where a bar PostgreSQL refuses (a data error, see
+ * `isDataDbError`, e.g. a volume that overflows float8) does not hold up the
+ * others, and is never retried as if it were an outage: the minutes are closed
+ * under a savepoint, and after a data error one by one under their own. A refused
+ * minute goes to `repair`, which may take back the ticks that broke it (true when
+ * it did), and is closed once more; still refused, its bar is left as it was and
+ * the minute comes back in `skipped`. Bars in the same order as
+ * `closeBarsFromTicks`. Run inside a transaction.
+ */
+export async function closeBarsIsolating(
+  client: pg.ClientBase,
+  minutes: readonly BarKey[],
+  source: BarSource,
+  repair: (minute: BarKey, error: string) => Promise<boolean>,
+): Promise<{ bars: StoredBar[]; skipped: RefusedBar[] }> {
+  if (minutes.length === 0) return { bars: [], skipped: [] };
+  const all = await closeUnderSavepoint(client, minutes, source);
+  if (all.ok) return { bars: all.bars, skipped: [] };
+  const distinct = new Map<string, BarKey>();
+  for (const m of minutes) distinct.set(`${m.venue}\u0000${m.symbol}\u0000${m.ts}`, m);
+  const ordered = [...distinct.values()].sort((a, b) =>
+    a.venue < b.venue ? -1 : a.venue > b.venue ? 1 : a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : a.ts - b.ts,
+  );
+  const bars: StoredBar[] = [];
+  const skipped: RefusedBar[] = [];
+  for (const minute of ordered) {
+    let attempt = await closeUnderSavepoint(client, [minute], source);
+    if (!attempt.ok && (await repair(minute, attempt.error))) attempt = await closeUnderSavepoint(client, [minute], source);
+    if (attempt.ok) bars.push(...attempt.bars);
+    else skipped.push({ minute, error: attempt.error });
+  }
+  return { bars, skipped };
 }
 
 /**

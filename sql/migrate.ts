@@ -3,7 +3,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import type { Logger } from '../config/index.ts';
+import { EXIT, type Logger } from '../config/index.ts';
+import { DatabaseAccessError, isTransientDbError } from './pool.ts';
 import { detectTimescale, type TimescaleSupport } from './timescale.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -14,6 +15,8 @@ const MIGRATION_LOCK = 727_100_001;
 export class MigrationChecksumError extends Error {
   override readonly name = 'MigrationChecksumError';
   readonly retryable = false;
+  /** Someone edited a file, not a bug: the CLI prints one line (checksum mismatch). */
+  readonly exitCode = EXIT.checksum;
   constructor(readonly migration: string) {
     super(`migration ${migration} was applied with different contents; write a new migration instead of editing it`);
   }
@@ -22,6 +25,28 @@ export class MigrationChecksumError extends Error {
 export type MigrationReport = { applied: string[]; skipped: number; timescale: TimescaleSupport };
 
 type MigrationFile = { name: string; sql: string; checksum: string };
+
+/** Who runs the migrations where, for the messages. */
+type Session = { role: string; database: string };
+
+/**
+ * A failure the operator can fix, as a `DatabaseAccessError` (missing privilege,
+ * refused login, lost connection), or undefined for anything else: a statement
+ * the server rejects for another reason is a bug in a migration.
+ */
+function accessProblem(err: unknown, what: string, who: Session | undefined): DatabaseAccessError | undefined {
+  if (err instanceof DatabaseAccessError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === '42501') {
+    const role = who?.role ?? 'the application role';
+    const database = who?.database ?? 'its database';
+    return DatabaseAccessError.from(err, what, {
+      hint: `role ${role} must own database ${database} (or have CONNECT and CREATE on it, USAGE and CREATE on schema public, and own the tables earlier migrations created); see "Database roles and grants" in docs/operations.md`,
+    });
+  }
+  if ((typeof code === 'string' && code.startsWith('28')) || isTransientDbError(err)) return DatabaseAccessError.from(err, what);
+  return undefined;
+}
 
 async function readFolder(folder: string): Promise<MigrationFile[]> {
   const dir = join(HERE, folder);
@@ -41,8 +66,15 @@ async function readFolder(folder: string): Promise<MigrationFile[]> {
  * Then the TimescaleDB files when the extension can be used, else the plain ones.
  */
 export async function migrate(pool: pg.Pool, log?: Logger): Promise<MigrationReport> {
-  const client = await pool.connect();
+  let client: pg.PoolClient;
   try {
+    client = await pool.connect();
+  } catch (err) {
+    throw accessProblem(err, 'cannot connect to run the migrations', undefined) ?? err;
+  }
+  let who: Session | undefined;
+  try {
+    who = (await client.query<Session>('SELECT current_user AS role, current_database() AS database')).rows[0];
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
@@ -52,6 +84,10 @@ export async function migrate(pool: pg.Pool, log?: Logger): Promise<MigrationRep
       ),
     );
     const timescale = await detectTimescale(client);
+    if (!timescale.available && timescale.needsAdministrator) {
+      // One line an operator can act on; the system works without TimescaleDB.
+      log?.warn({ database: who?.database }, `${timescale.reason}; going on with plain PostgreSQL`);
+    }
     const files = [...(await readFolder('migrations'))];
     if (timescale.available) {
       if (!timescale.installed) await client.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
@@ -73,8 +109,11 @@ export async function migrate(pool: pg.Pool, log?: Logger): Promise<MigrationRep
         await client.query('INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)', [file.name, file.checksum]);
         await client.query('COMMIT');
       } catch (err) {
-        await client.query('ROLLBACK');
-        throw new Error(`migration ${file.name} failed: ${(err as Error).message}`, { cause: err });
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw (
+          accessProblem(err, `migration ${file.name} failed`, who) ??
+          new Error(`migration ${file.name} failed: ${(err as Error).message}`, { cause: err })
+        );
       }
       applied.push(file.name);
     }
@@ -83,6 +122,8 @@ export async function migrate(pool: pg.Pool, log?: Logger): Promise<MigrationRep
       'migrations done',
     );
     return { applied, skipped: files.length - applied.length, timescale };
+  } catch (err) {
+    throw accessProblem(err, 'migrations failed', who) ?? err;
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
     client.release();

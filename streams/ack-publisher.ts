@@ -1,9 +1,12 @@
 import type { JetStreamPublishOptions, PubAck } from '@nats-io/jetstream';
+import { serverMaxPayload } from './dead-letter-size.ts';
 import { createInbox, headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 
 /** What publishing needs of a JetStream client: `JetStreamClient` and `AckPublisher` both fit. */
 export type JsPublisher = {
   publish(subject: string, data: Uint8Array, opts?: Partial<JetStreamPublishOptions>): Promise<PubAck>;
+  /** The largest message (payload plus headers) the connected server accepts, when the publisher knows it. */
+  maxPayload?(): number;
 };
 
 /** The stream refused a publish (its PubAck carried an error), or no stream listens on the subject. */
@@ -21,6 +24,11 @@ export class PublishRejectedError extends Error {
 /** No PubAck arrived in time (the server is slow, or the connection is down). */
 export class PublishTimeoutError extends Error {
   override readonly name = 'PublishTimeoutError';
+}
+
+/** The connection dropped while the publish waited for its PubAck: it may or may not be stored; publish it again. */
+export class PublishConnectionLostError extends Error {
+  override readonly name = 'PublishConnectionLostError';
 }
 
 type Pending = { resolve(ack: PubAck): void; reject(err: Error): void; deadline: number };
@@ -46,6 +54,8 @@ export class AckPublisher implements JsPublisher {
   private readonly sweeper: NodeJS.Timeout;
   private next = 0;
   private closedError: Error | undefined;
+  /** Set while the connection is down: publishes wait for the reconnect instead of queueing in the client. */
+  private reconnected: { promise: Promise<void>; resolve(): void } | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -59,6 +69,34 @@ export class AckPublisher implements JsPublisher {
       () => this.failAll(new Error('the ack subscription closed')),
       (err: unknown) => this.failAll(err instanceof Error ? err : new Error(String(err))),
     );
+    void this.watchConnection();
+  }
+
+  /**
+   * Keeps publishes in order across a dropped connection. When the server goes away,
+   * what was written to the dead socket is lost or stored, while what the client
+   * library would queue meanwhile goes out first after the reconnect: a retry of the
+   * lost ones would then land behind newer messages. So at a disconnect every publish
+   * waiting for its PubAck fails at once (its caller sends it again, with its msg id,
+   * in order), and new publishes wait for the reconnect instead of being queued.
+   */
+  private async watchConnection(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect' && !this.reconnected) {
+        let resolve = () => undefined as void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        this.reconnected = { promise, resolve };
+        this.failPending(new PublishConnectionLostError('the connection to NATS dropped before the PubAck arrived'));
+      } else if (s.type === 'reconnect' || s.type === 'close') {
+        const waiting = this.reconnected;
+        this.reconnected = undefined;
+        waiting?.resolve();
+      }
+    }
+  }
+
+  maxPayload(): number {
+    return serverMaxPayload(this.nc);
   }
 
   /** Messages published and not yet confirmed. */
@@ -68,6 +106,18 @@ export class AckPublisher implements JsPublisher {
 
   publish(subject: string, data: Uint8Array, opts: Partial<JetStreamPublishOptions> = {}): Promise<PubAck> {
     if (this.closedError) return Promise.reject(this.closedError);
+    const down = this.reconnected;
+    if (down) {
+      // Wait for the reconnect, as long as the PubAck would have been waited for.
+      const timeout = opts.timeout ?? this.timeoutMs;
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new PublishTimeoutError(`not reconnected to NATS within ${timeout} ms`)), timeout);
+        void down.promise.then(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }).then(() => this.publish(subject, data, opts));
+    }
     const token = (this.next++).toString(36);
     const h = opts.headers ?? (opts.msgID ? natsHeaders() : undefined);
     if (opts.msgID) h?.set('Nats-Msg-Id', opts.msgID);
@@ -121,6 +171,11 @@ export class AckPublisher implements JsPublisher {
 
   private failAll(err: Error): void {
     this.closedError ??= err;
+    this.failPending(err);
+    this.reconnected?.resolve();
+  }
+
+  private failPending(err: Error): void {
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
   }

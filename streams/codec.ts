@@ -10,7 +10,7 @@ export function encodeJson(value: unknown): Uint8Array {
 /** Why a payload was rejected: a stable `reason` code plus human-readable issues. */
 export type DecodeFailure = {
   ok: false;
-  reason: 'oversized' | 'not_utf8' | 'invalid_json' | 'schema' | 'subject_mismatch' | 'bad_subject' | 'out_of_window' | 'poison';
+  reason: 'oversized' | 'not_utf8' | 'invalid_json' | 'schema' | 'subject_mismatch' | 'bad_subject' | 'out_of_window' | 'poison' | 'conflict';
   issues: string[];
 };
 export type DecodeResult<T> = { ok: true; value: T } | DecodeFailure;

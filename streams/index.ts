@@ -9,3 +9,5 @@ export * from './publish.ts';
 export * from './pull-pump.ts';
 export * from './paced-publish.ts';
 export * from './bar-follower.ts';
+export * from './dead-letter-size.ts';
+export * from './resilient-publish.ts';

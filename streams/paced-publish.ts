@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JsPublisher } from './ack-publisher.ts';
-import { publishPipelined, type OutboundMessage } from './publish.ts';
+import type { OutboundMessage } from './publish.ts';
+import { publishReliably, type RetryWait } from './resilient-publish.ts';
 
 /** `--speed`: market time per wall time (60 = one market minute per second), or as fast as possible. */
 export type Speed = number | 'max';
@@ -22,8 +23,11 @@ function* untilAborted<T>(items: Iterable<T>, signal: AbortSignal, counter: { n:
  * Publishes messages in order. `max`: pipelined, as fast as the server acks.
  * A number: paced by market time, message `ts` is due at
  * `start + (ts - firstTs) / speed`; every message already due is sent as one
- * pipelined batch, so a slow server delays but never reorders. Stops early (with
- * `interrupted`) when `signal` aborts; every message sent is acked before return.
+ * pipelined batch, so a slow server delays but never reorders. A publish that fails
+ * for a passing reason (a nats-server restart, a leader election) is sent again with
+ * its msg id after `retry.wait` (see `publishReliably`), so an outage delays the
+ * replay and never ends it. Stops early (with `interrupted`) when `signal` aborts;
+ * every message sent is acked before return.
  */
 export async function publishPaced(
   js: JsPublisher,
@@ -31,7 +35,9 @@ export async function publishPaced(
   speed: Speed,
   signal: AbortSignal,
   onProgress: (submitted: number) => void = () => undefined,
+  retry: { wait: RetryWait; onRetry?: (err: unknown, attempt: number, failed: number) => void; onRecovered?: () => void } = { wait: () => Promise.resolve(false) },
 ): Promise<PublishStats> {
+  const publish = (batch: Iterable<TimedMessage>) => publishReliably(js, batch, retry);
   const started = performance.now();
   let lastProgress = started;
   const counter = { n: 0 };
@@ -51,7 +57,7 @@ export async function publishPaced(
         yield m;
       }
     })();
-    ({ published, duplicates } = await publishPipelined(js, tracked));
+    ({ published, duplicates } = await publish(tracked));
   } else {
     const it = messages[Symbol.iterator]();
     let next = it.next();
@@ -68,7 +74,7 @@ export async function publishPaced(
         next = it.next();
       }
       counter.n += batch.length;
-      const r = await publishPipelined(js, batch);
+      const r = await publish(batch);
       published += r.published;
       duplicates += r.duplicates;
       progress();

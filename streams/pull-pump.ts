@@ -75,19 +75,34 @@ class DeliveredMsg implements PulledMsg {
   }
 
   ack(): void {
-    this.nc.publish(this.reply, ACK);
+    this.answer(ACK);
   }
 
   term(): void {
-    this.nc.publish(this.reply, TERM);
+    this.answer(TERM);
   }
 
   working(): void {
-    this.nc.publish(this.reply, WPI);
+    this.answer(WPI);
   }
 
   nak(): void {
-    this.nc.publish(this.reply, NAK);
+    this.answer(NAK);
+  }
+
+  /**
+   * Answers the ack subject. On a closed or draining connection this cannot be sent,
+   * and must not throw either (it runs from timers and callbacks, where a throw would end
+   * the process): an ack that never arrives only means the server delivers the message
+   * again, and every reader stores idempotently.
+   */
+  private answer(what: Uint8Array): void {
+    if (this.nc.isClosed()) return;
+    try {
+      this.nc.publish(this.reply, what);
+    } catch {
+      // closed or draining meanwhile: see above
+    }
   }
 }
 
@@ -146,12 +161,17 @@ export class PullPump {
   /** Issues pull requests while the application wants more and fewer than two batches are outstanding. */
   poke(): void {
     while (!this.closed && !this.nc.isClosed() && this.outstanding <= this.opts.batch && this.opts.wantsMore()) {
+      try {
+        this.nc.publish(
+          `$JS.API.CONSUMER.MSG.NEXT.${this.opts.stream}.${this.opts.durable}`,
+          JSON.stringify({ batch: this.opts.batch, expires: this.expiresMs * 1_000_000 }),
+          { reply: this.inbox },
+        );
+      } catch {
+        // The connection is draining or closing (a stop): no more pulls; runs from a timer, so never throw.
+        return;
+      }
       this.outstanding += this.opts.batch;
-      this.nc.publish(
-        `$JS.API.CONSUMER.MSG.NEXT.${this.opts.stream}.${this.opts.durable}`,
-        JSON.stringify({ batch: this.opts.batch, expires: this.expiresMs * 1_000_000 }),
-        { reply: this.inbox },
-      );
     }
   }
 

@@ -1,8 +1,9 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { startSystem, type SystemHandle, type SystemStatus } from '../../actors/system.service.ts';
+import { retryWaiter } from '../../actors/backoff.ts';
+import { startSystem, type SystemHandle } from '../../actors/system.service.ts';
 import { createRootLogger, loadSettings, redactUrl, type Logger, type Settings } from '../../config/index.ts';
-import { interleavedSynthTicks, readBars, tickMessages, type SynthOptions } from '../../market/index.ts';
-import { createPool, ensureDatabase, migrate, predictionAccuracy, type Db } from '../../sql/index.ts';
+import { interleavedSynthTicks, readBars, synthSymbol, tickMessages, type SynthOptions } from '../../market/index.ts';
+import { createPool, ensureDatabase, migrate, MS_TO_TS, predictionAccuracy, type Db } from '../../sql/index.ts';
 import { ackPublisher, connectNats, ensureTopology, predictionSchema, publishPaced, type PublishStats, type Speed, type TimedMessage } from '../../streams/index.ts';
 import { intFlag, parseFlags, type CliCommand } from '../command.ts';
 import { CliError, EXIT, UsageError } from '../errors.ts';
@@ -21,7 +22,15 @@ const options = {
   'exit-after-replay': { type: 'boolean' },
 } as const;
 
-type Source = { describe: string; venue: string; bars: number; messages: Iterable<TimedMessage> };
+type Source = {
+  describe: string;
+  venue: string;
+  bars: number;
+  /** The symbols of the source and the open time of its last bar (the same for each). */
+  symbols: string[];
+  lastTs: number;
+  messages: Iterable<TimedMessage>;
+};
 
 /** Open time of the last stored bar of a venue, if any. */
 async function lastBarTs(db: Db, venue: string): Promise<number | undefined> {
@@ -46,7 +55,7 @@ async function buildSource(values: { [K in keyof typeof options]?: string | bool
         prev = b.close;
       }
     }
-    return { describe: `${file} as ticks on md.tick.${venue}.${symbol}`, venue, bars: bars.length, messages: messages() };
+    return { describe: `${file} as ticks on md.tick.${venue}.${symbol}`, venue, bars: bars.length, symbols: [symbol], lastTs: bars[bars.length - 1]!.ts, messages: messages() };
   }
   const venue = tokenFlag(typeof values.venue === 'string' ? values.venue : 'sim', 'venue');
   const symbols = intFlag(values.symbols as string | undefined, 'symbols', 5, 1);
@@ -65,18 +74,32 @@ async function buildSource(values: { [K in keyof typeof options]?: string | bool
     describe: `synthetic market (seed ${seed}): ${symbols} symbols x ${span} minutes as ticks on md.tick.${venue}.SYN*`,
     venue,
     bars: symbols * span,
+    symbols: Array.from({ length: symbols }, (_, i) => synthSymbol(i)),
+    lastTs: start + (span - 1) * 60_000,
     messages: interleavedSynthTicks(venue, opts),
   };
 }
 
 async function connectAll(settings: Settings, log: Logger): Promise<{ nc: NatsConnection; db: Db }> {
+  // A database that cannot be reached, a refused login or a missing privilege is for
+  // the operator to fix, not a bug: one line naming the URL without its password, exit 8.
+  const unavailable = (err: unknown) =>
+    new CliError(`PostgreSQL at ${redactUrl(settings.DATABASE_URL)}: ${(err as Error).message}`, EXIT.unavailable, { cause: err });
   try {
     await ensureDatabase(settings.DATABASE_URL);
   } catch (err) {
-    throw new CliError(`cannot reach PostgreSQL at ${redactUrl(settings.DATABASE_URL)}: ${(err as Error).message}`, EXIT.unavailable, { cause: err });
+    throw unavailable(err);
   }
   const db = createPool(settings.DATABASE_URL, 8, (err) => log.warn({ err }, 'idle database client error'));
-  await migrate(db, log);
+  try {
+    await migrate(db, log);
+  } catch (err) {
+    await db.end().catch(() => undefined);
+    // The migrations mark privilege, login and connection failures with exit code 8
+    // (DatabaseAccessError); anything else keeps its own code, or its stack if a bug.
+    if ((err as { exitCode?: unknown } | null)?.exitCode === EXIT.unavailable) throw unavailable(err);
+    throw err;
+  }
   let nc: NatsConnection;
   try {
     nc = await connectNats(settings, 'signals-run');
@@ -92,11 +115,23 @@ async function connectAll(settings: Settings, log: Logger): Promise<{ nc: NatsCo
   return { nc, db };
 }
 
-/** Everything published has been stored, every bar closed and seen by the predictor. */
-function drained(s: SystemStatus, published: number, bars: number): boolean {
-  const sync = s.sync.stats;
-  const pred = s.predictor.stats;
-  return sync !== undefined && pred !== undefined && sync.received >= published && sync.pending === 0 && sync.barsPublished >= bars && pred.bars >= bars;
+/**
+ * Everything published has been stored, every bar of the source closed, stored and
+ * published, and the predictor has seen the last bar of every symbol. Read from the
+ * database rather than from counters, which count a message delivered twice (after a
+ * NATS restart) twice.
+ */
+async function drained(system: SystemHandle, db: Db, source: Source, published: number): Promise<boolean> {
+  const sync = system.status().sync.stats;
+  if (sync === undefined || sync.received < published || sync.pending !== 0) return false;
+  const seen = new Map(system.symbols().map((s) => [`${s.venue}.${s.symbol}`, s.lastTs]));
+  if (!source.symbols.every((s) => seen.get(`${source.venue}.${s}`) === source.lastTs)) return false;
+  const r = await db.query<{ stored: number; outbox: number }>(
+    `SELECT (SELECT count(*) FROM bars_1m WHERE venue = $1 AND symbol = ANY($2) AND ts = ${MS_TO_TS('$3::bigint')})::int AS stored,
+            (SELECT count(*) FROM bar_outbox WHERE venue = $1)::int AS outbox`,
+    [source.venue, source.symbols, source.lastTs],
+  );
+  return r.rows[0]?.stored === source.symbols.length && r.rows[0]?.outbox === 0;
 }
 
 /** Model versions deployed, rejected and rolled back since `since` (epoch ms). */
@@ -143,8 +178,9 @@ export const runCommand: CliCommand = {
     '  --speed N|max        market minutes per wall second x 60 (60 = real time x 60 ... ); default 600, max with',
     '                       --exit-after-replay',
     '  --exit-after-replay  when the replay is stored and predicted, print a summary table and exit 0',
-    'Ctrl-C (SIGINT) or SIGTERM drains: stops consuming, finishes and acks batches in hand, closes.',
-    'Exit codes: 0 ok, 2 usage, 3 bad input file, 8 NATS or PostgreSQL unavailable.',
+    'Ctrl-C (SIGINT) or SIGTERM drains: stops consuming, finishes and acks batches in hand, closes; a drain',
+    'that takes longer than STOP_TIMEOUT_MS (default 10 s), or a second signal, ends the process anyway (exit 11).',
+    'Exit codes: 0 ok, 2 usage, 3 bad input file, 8 NATS or PostgreSQL unavailable, 11 stop timed out.',
   ].join('\n'),
   async run(argv) {
     const { values } = parseFlags(argv, options);
@@ -196,9 +232,17 @@ export const runCommand: CliCommand = {
     };
 
     return new Promise<number>((resolve) => {
+      let signalled = false;
+      const giveUp = (why: string) => {
+        log.error({ stopTimeoutMs: settings.STOP_TIMEOUT_MS }, why);
+        process.stderr.write(`signals: ${why}; messages in hand stay unacked and are delivered again\n`);
+        process.exit(EXIT.uncleanStop);
+      };
+      // Stop means stop: a drain stuck on an unreachable server ends after STOP_TIMEOUT_MS (a second signal ends it at once).
       const onSignal = () => {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        if (signalled) return giveUp('second signal: stopping without draining');
+        signalled = true;
+        setTimeout(() => giveUp(`stop did not finish within ${settings.STOP_TIMEOUT_MS} ms`), settings.STOP_TIMEOUT_MS).unref();
         resolve(stop(EXIT.ok));
       };
       process.on('SIGINT', onSignal);
@@ -206,9 +250,16 @@ export const runCommand: CliCommand = {
       void (async () => {
         await system.ready();
         if (!source || abort.signal.aborted) return;
-        published = await publishPaced(ackPublisher(nc), source.messages, speed, abort.signal);
+        // The replay is a publisher like any other: a NATS outage delays it, never ends the run.
+        published = await publishPaced(ackPublisher(nc), source.messages, speed, abort.signal, undefined, {
+          wait: retryWaiter({ minMs: settings.RETRY_MIN_MS, maxMs: settings.RETRY_MAX_MS, signal: abort.signal }),
+          onRetry: (err, attempt, failed) => {
+            if (attempt === 0) log.warn({ err, failed }, 'replay: publishes failed; sending them again with their msg ids');
+          },
+          onRecovered: () => log.warn('replay: publishing again'),
+        });
         if (!exitAfter || abort.signal.aborted) return;
-        while (!drained(system.status(), published.published, source.bars) && !abort.signal.aborted) {
+        while (!abort.signal.aborted && !(await drained(system, db, source, published.published))) {
           await new Promise((r) => setTimeout(r, 200));
         }
         if (abort.signal.aborted) return;

@@ -67,6 +67,23 @@ export class NatsServer {
     });
   }
 
+  /** SIGKILL: the server dies at once, mid-write, as in a crash (the store dir stays). */
+  async kill(): Promise<void> {
+    const proc = this.proc;
+    this.proc = undefined;
+    if (!proc || proc.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      proc.once('exit', () => resolve());
+      proc.kill('SIGKILL');
+    });
+  }
+
+  /** Starts the server again on the same port and store (after `stop` or `kill`). */
+  async start(): Promise<void> {
+    if (this.proc) return;
+    await this.spawn();
+  }
+
   async restart(downMs = 0): Promise<void> {
     await this.stop();
     if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
