@@ -8,6 +8,7 @@ import { phaseSupervisorMachine } from './phase-supervisor.actor.ts';
 import { createSupervisorActors, INGEST_CLAIM, type ChildName, type ChildStatus, type SupervisorDeps } from './phase-supervisor.logic.ts';
 import type { SymbolStatus } from '../prediction/index.ts';
 import type { PredictorStats } from './predictor.actor.ts';
+import type { IngestStall } from './tick-consume-loop.ts';
 import type { SymbolQualityStatus } from './quality-supervisor.service.ts';
 
 export type SystemDeps = { nc: NatsConnection; db: Db; settings: Settings; log: Logger } & Omit<SupervisorDeps, 'nc' | 'db' | 'settings' | 'log'>;
@@ -18,7 +19,8 @@ export type SystemStatus = {
   phase1: string | undefined;
   lastError: string | undefined;
   children: Record<ChildName, ChildStatus>;
-  sync: { state: string; stats: MarketSyncStats | undefined; lastError: string | undefined };
+  /** `stalled`: ingest has work pending and its ack floor has not moved for INGEST_STALL_MS (see ops.alert.ingest_stalled). */
+  sync: { state: string; stats: MarketSyncStats | undefined; lastError: string | undefined; stalled?: IngestStall };
   predictor: { state: string; stats: PredictorStats | undefined; warmingUp: number; ready: number };
   lifecycle: { state: string; stats: ModelLifecycleStats | undefined };
   /** Data quality: symbols per state and gaps over all symbols. */
@@ -84,7 +86,12 @@ export function startSystem(deps: SystemDeps): SystemHandle {
         phase1: snap.context.phase1 ? `${snap.context.phase1.skipped ? 'skipped' : 'done'}: ${snap.context.phase1.reason}` : undefined,
         lastError: snap.context.lastError,
         children: children.status,
-        sync: { state: sync ? stateName(sync.value) : 'not started', stats: sync?.context.stats, lastError: sync?.context.lastError },
+        sync: {
+          state: sync ? stateName(sync.value) : 'not started',
+          stats: sync?.context.stats,
+          lastError: sync?.context.lastError,
+          ...(sync?.context.stalled ? { stalled: sync.context.stalled } : {}),
+        },
         predictor: {
           state: pred ? stateName(pred.value) : 'not started',
           stats: pred?.context.stats,

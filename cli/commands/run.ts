@@ -247,6 +247,9 @@ export const runCommand: CliCommand = {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
+      // A long-running service: a rejection nobody handled is a bug to see in the logs, not a reason to stop
+      // ingesting every venue (Node's default would end the process).
+      process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection (a bug); the run goes on'));
       void (async () => {
         await system.ready();
         if (!source || abort.signal.aborted) return;

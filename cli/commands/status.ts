@@ -77,7 +77,7 @@ function render(r: StatusReport, settings: Settings): string {
     s
       ? table(['phase', 'marketSync', 'predictor', 'lifecycle', 'quality'], [[
           s.phase,
-          `${s.sync.state} (${s.sync.stats?.stored ?? 0} ticks)`,
+          `${s.sync.state} (${s.sync.stats?.stored ?? 0} ticks)${s.sync.stalled ? `, STALLED since ${new Date(s.sync.stalled.since).toISOString()} (${s.sync.stalled.bufferedMessages} buffered, ${s.sync.stalled.batchesInFlight} batches in flight)` : ''}`,
           `${s.predictor.state} (${s.predictor.ready} ready, ${s.predictor.warmingUp} warming up)`,
           s.lifecycle.state,
           `${s.quality.healthy} healthy, ${s.quality.degraded} degraded, ${s.quality.quarantined} quarantined`,

@@ -55,8 +55,13 @@ import {
  *
  * Scenarios: `mix` (everything but the families of the known defects, so it can find new
  * ones), one scenario per known-defect family (lone surrogates, overflowing sums,
- * conflicting duplicates, ~1 MB payloads at the 4 KiB and at a 1 MiB limit), and `defaults`
+ * conflicting duplicates, ~1 MB payloads at the 4 KiB and at a 1 MiB limit), batches of 7
+ * (many batches in flight), raw protocol frames (header blocks and subject bytes no client
+ * library writes), an in-process crash and restart of marketSync mid-ingest, and `defaults`
  * (all families together, the shipped settings: startTestSystem with no overrides).
+ * A stall is reported with the state, the last error, the ack floor, the kinds of the
+ * messages after it and the smallest message of each kind; other failures are grouped by
+ * property and kind with the smallest failing message as the counterexample.
  *
  * Knobs: FUZZ_SEED, FUZZ_SCALE (multiplies every count), FUZZ_MESSAGES (mix size),
  * FUZZ_SENTINEL_MS, FUZZ_MAX_DEGRADED_MS, FUZZ_STALL_MS, FUZZ_ONLY (scenario name substring).
@@ -123,9 +128,15 @@ function validTicks(seed: number, count: number, symbolPrefix: string, t0: numbe
 
 /** Interleaves `extra` into `base` at positions drawn from `seed` (stable order within each list). */
 function interleave(base: Case[], extra: Case[], seed: number): Case[] {
-  const out = [...base];
-  const pos = sample(fc.nat({ max: 1_000_000 }), seed, extra.length);
-  extra.forEach((c, k) => out.splice((pos[k] ?? 0) % (out.length + 1), 0, c));
+  const at = sample(fc.nat({ max: 1_000_000 }), seed, extra.length)
+    .map((p) => p % (base.length + 1))
+    .sort((a, b) => a - b);
+  const out: Case[] = [];
+  let e = 0;
+  for (let b = 0; b <= base.length; b++) {
+    while (e < extra.length && at[e] === b) out.push(extra[e++]!);
+    if (b < base.length) out.push(base[b]!);
+  }
   return out;
 }
 
