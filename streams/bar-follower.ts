@@ -25,7 +25,12 @@ export type BarFollowerOptions<T> = {
 
 /** The `Signals-Revision` header (ingest numbers bar corrections with it); undefined when absent or malformed. */
 export function barRevision(msg: { readonly headers?: MsgHdrs | undefined }): number | undefined {
-  const header = msg.headers?.get('Signals-Revision');
+  let header: string | undefined;
+  try {
+    header = msg.headers?.get('Signals-Revision');
+  } catch {
+    return undefined; // a header block the client library cannot decode: no usable revision
+  }
   return header && /^\d{1,9}$/.test(header) ? Number(header) : undefined;
 }
 

@@ -63,8 +63,17 @@ class DeliveredMsg implements PulledMsg {
     this.data = msg.data;
   }
 
+  /**
+   * The message's headers, decoded on first read. A header block the client library
+   * cannot decode (a key it refuses, say: other clients publish those) reads as no
+   * headers: it is the publisher's metadata, and must not make a valid payload fail.
+   */
   get headers(): MsgHdrs | undefined {
-    return this.msg.headers;
+    try {
+      return this.msg.headers;
+    } catch {
+      return undefined;
+    }
   }
 
   get info(): DeliveryInfo {
