@@ -13,6 +13,12 @@ import {
 
 /** NATS's default `max_payload`, for a publisher that cannot tell the server's (tests' plain JetStream clients). */
 const DEFAULT_MAX_PAYLOAD = 1_048_576;
+/**
+ * An `oversized` letter keeps at most this much: the payload was refused for its size,
+ * and a stream of megabyte junk must not push every earlier dead letter out of MD_DLQ
+ * (256 MB, oldest dropped first). A prefix, the length and the sha256 identify it.
+ */
+const OVERSIZED_LETTER_BYTES = 65_536;
 
 /** A dead letter that could never be published (what an alert reports). */
 export type UndeliverableLetter = { subject: string; streamSeq: number; reason: string; error: string };
@@ -57,7 +63,7 @@ export async function deadLetter(
     const scope = parseScopedSubject(msg.subject, tokenOffset);
     const letter = sizedDeadLetter(
       { reason: failure.reason, issues: failure.issues, subject: msg.subject, receivedAt: now, data: msg.data, streamSeq: msg.info.streamSequence },
-      maxPayload,
+      failure.reason === 'oversized' ? Math.min(maxPayload, OVERSIZED_LETTER_BYTES) : maxPayload,
     );
     const out: OutboundMessage = {
       subject: scope ? subjects.invalid(scope.venue, scope.symbol) : subjects.invalid('_', '_'),

@@ -65,6 +65,7 @@ describe('ingest keeps going after a message it cannot dead-letter whole', () =>
     expect(letter.reason).toBe('oversized');
     expect(letter.streamSeq).toBe(ack.seq);
     expect(letter.truncated).toBe(true);
+    expect(Buffer.byteLength(JSON.stringify(letter)), 'an oversized letter keeps at most 64 KiB').toBeLessThanOrEqual(65_536);
     expect(letter.rawBytes).toBe(body.byteLength);
     expect(letter.rawSha256).toBe(createHash('sha256').update(body).digest('hex'));
     expect(Buffer.from(body.subarray(0, Buffer.byteLength(letter.raw))).toString()).toBe(letter.raw);
