@@ -81,9 +81,20 @@ export type BatchConsumerOptions = {
    * `maxFailures` times is dead-lettered.
    */
   poison?: PoisonPolicy;
+  /**
+   * End the loop (after the batch in hand) when the connection comes back after a
+   * drop: `done` then resolves `'reconnected'`, and the owner resumes from the
+   * consumer's ack floor. A restarted nats-server may have lost what it had delivered
+   * to us: it would redeliver those messages only after their ack wait, behind newer
+   * ones, and a reader that keeps each series in order would skip them.
+   */
+  endOnReconnect?: boolean;
 };
 
-export type BatchConsumerHandle = { stop(): Promise<void>; done: Promise<void> };
+/** Why the loop ended: asked to stop, or the connection came back (see `endOnReconnect`). */
+export type BatchConsumerEnd = 'stopped' | 'reconnected';
+
+export type BatchConsumerHandle = { stop(): Promise<void>; done: Promise<BatchConsumerEnd> };
 
 /**
  * A durable pull consumer read in natural batches: whatever arrived while the
@@ -119,7 +130,22 @@ export function startBatchConsumer(opts: BatchConsumerOptions): BatchConsumerHan
     },
   };
 
-  const run = async () => {
+  let reconnected = false;
+  const watchReconnects = async () => {
+    for await (const s of opts.nc.status()) {
+      if (stopping) return;
+      if (s.type === 'reconnect') {
+        opts.log.warn({ stream: opts.stream, durable: opts.durable }, 'reconnected to NATS: the consumer ends to resume from its ack floor');
+        reconnected = true;
+        stopping = true;
+        wakeUp();
+        return;
+      }
+    }
+  };
+
+  const run = async (): Promise<BatchConsumerEnd> => {
+    if (opts.endOnReconnect) void watchReconnects();
     let crashed: { err: PoisonSuspectError; inHand: PulledMsg[] } | undefined;
     const pump = new PullPump(opts.nc, {
       stream: opts.stream,
@@ -203,6 +229,7 @@ export function startBatchConsumer(opts: BatchConsumerOptions): BatchConsumerHan
       if (crashed) for (const m of [...crashed.inHand, ...buffer.splice(0)]) m.nak();
     }
     if (crashed) throw crashed.err;
+    return reconnected ? 'reconnected' : 'stopped';
   };
 
   const done = run();

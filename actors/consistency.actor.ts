@@ -172,7 +172,9 @@ export const consistencyMachine = setup({
     stats: { windows: 0, bars: 0, findings: 0, changes: 0 },
   }),
   initial: 'starting',
-  on: { 'consistency.stop': '.stopped' },
+  // Findings from outside can arrive before the actor runs (an unfillable gap found while it is still
+  // resuming its state): they are kept in every state, not only while running.
+  on: { 'consistency.stop': '.stopped', 'quality.findings': { actions: 'addExternal' } },
   states: {
     starting: {
       invoke: {
@@ -195,7 +197,6 @@ export const consistencyMachine = setup({
       on: {
         'bars.closed': { actions: 'collect' },
         'clock.tick': { actions: 'flushDue' },
-        'quality.findings': { actions: 'addExternal' },
       },
       initial: 'idle',
       states: {

@@ -176,7 +176,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
     if (children.ops && children.sync) children.ops.attachMarketSync(children.sync.actor);
   };
   const startQuality = async () => {
-    const quality = parseQualitySettings(process.env);
+    const quality = parseQualitySettings(deps.settings);
     children.quality = await startQualitySupervisor({
       nc: deps.nc,
       db: deps.db,

@@ -27,6 +27,8 @@ export type PredictorEvent =
   | { type: 'predictor.degraded'; reason: string }
   | { type: 'predictor.recovered' }
   | { type: 'predictor.stopped' }
+  /** The consumer ended after a reconnect: prepare again (resume from the ack floor) and go on. */
+  | { type: 'predictor.resume' }
   | { type: 'predictor.stop' };
 
 export type PredictorContext = { stats: PredictorStats; lastError: string | undefined };
@@ -113,6 +115,7 @@ export const predictorMachine = setup({
         'predictor.lane': { actions: 'countLane' },
         'predictor.degraded': { target: '.degraded', actions: assign({ lastError: ({ event }) => event.reason }) },
         'predictor.stopped': 'failed',
+        'predictor.resume': 'preparing',
         'predictor.stop': '.stopping',
       },
       states: {

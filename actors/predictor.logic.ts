@@ -479,6 +479,7 @@ export function createPredictorActors(deps: PredictorDeps) {
         : {}),
       onDegraded: (reason) => sendBack({ type: 'predictor.degraded', reason }),
       onRecovered: () => sendBack({ type: 'predictor.recovered' }),
+      endOnReconnect: true,
       // A bar that makes the handler throw crashes this actor (its supervisor restarts it) and is dead-lettered after N deliveries.
       poison: {
         maxFailures: deps.poisonMaxFailures ?? POISON_MAX_FAILURES,
@@ -498,12 +499,18 @@ export function createPredictorActors(deps: PredictorDeps) {
         },
       );
     });
-    consumer.done.catch((err: unknown) => {
-      if (stopping) return;
-      log.error({ err }, 'predictor loop failed');
-      sendBack({ type: 'predictor.degraded', reason: err instanceof Error ? err.message : String(err) });
-      sendBack({ type: 'predictor.stopped' });
-    });
+    consumer.done.then(
+      (end) => {
+        // Back from a NATS outage: prepare again, which resumes the durable from its ack floor.
+        if (end === 'reconnected' && !stopping) sendBack({ type: 'predictor.resume' });
+      },
+      (err: unknown) => {
+        if (stopping) return;
+        log.error({ err }, 'predictor loop failed');
+        sendBack({ type: 'predictor.degraded', reason: err instanceof Error ? err.message : String(err) });
+        sendBack({ type: 'predictor.stopped' });
+      },
+    );
     return () => {
       sub?.unsubscribe();
       unlisten?.();

@@ -1,17 +1,12 @@
 import { createActor, waitFor, type ActorRefFrom } from 'xstate';
-import type { FineTuneConfig, CandidateSink, SymbolStatus, ModelSource, OnlineModelSlot, AdaptationOutcome } from '../prediction/index.ts';
-import { LocalGateSink } from '../prediction/index.ts';
+import type { FineTuneConfig, CandidateSink, SymbolStatus, AdaptationOutcome } from '../prediction/index.ts';
 import { fineTunerMachine } from './fine-tuner.actor.ts';
 import { createFineTunerActors } from './fine-tuner.logic.ts';
 import { predictorMachine } from './predictor.actor.ts';
 import { createPredictorActors, type PredictorDeps } from './predictor.logic.ts';
 
 export type PredictorsDeps = Omit<PredictorDeps, 'onTriggers'> & {
-  /**
-   * Where fine-tuned candidates go. Default: `LocalGateSink` (activate only if it
-   * beats the current online model on a held-out recent window) when `models`
-   * can take an online model; otherwise fine-tuning is off until one is given.
-   */
+  /** Where fine-tuned candidates go (the lifecycle's gate and registry); none = no fine-tuning. */
   sink?: CandidateSink;
   /** Fine-tuning settings, or false to never fine-tune. */
   fineTune?: FineTuneConfig | false;
@@ -32,17 +27,13 @@ export type PredictorsHandle = {
   stop(): Promise<void>;
 };
 
-function isSlot(models: ModelSource): models is ModelSource & OnlineModelSlot {
-  return typeof (models as Partial<OnlineModelSlot>).setOnline === 'function';
-}
-
 /**
- * Starts the hybrid predictor of this process (issue 5): the predictor machine
+ * Starts the hybrid predictor of this process: the predictor machine
  * consuming MD_BARS for every symbol, one confidence-weighter machine per
  * symbol, and the fineTuner machine building online models in the background.
  */
 export function startPredictors(deps: PredictorsDeps): PredictorsHandle {
-  const sink = deps.sink ?? (isSlot(deps.models) ? new LocalGateSink(deps.models) : undefined);
+  const sink = deps.sink;
   let fineTuner: ActorRefFrom<typeof fineTunerMachine> | undefined;
   if (sink && deps.fineTune !== false) {
     const ft = createFineTunerActors({

@@ -1,8 +1,7 @@
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createActor, waitFor, type Actor } from 'xstate';
-import { z } from 'zod';
-import { qualitySettingsShape, type Logger, type Settings } from '../config/index.ts';
+import type { Logger, QualityEnvSettings, Settings } from '../config/index.ts';
 import {
   createCsvDirHistory,
   qualityBoard,
@@ -25,8 +24,8 @@ import { consistencyMachine } from './consistency.actor.ts';
 import { createConsistencyActors } from './consistency.logic.ts';
 
 /**
- * Settings of the quality supervisor (proposed for config/schema.ts; read from the
- * environment here until then). Names and defaults:
+ * Settings of the quality supervisor, derived from the `QUALITY_*` settings
+ * (config/schema.ts, loaded by `loadSettings`; README "Configuration"). Names and defaults:
  *
  * | variable | default | meaning |
  * |---|---|---|
@@ -104,18 +103,12 @@ function parseExpectedStart(text: string, issues: string[]): ExpectedStart {
   return { ...out, by };
 }
 
-const envSchema = z.object(qualitySettingsShape);
-
-/** Reads the quality settings from an environment (empty strings count as unset). Throws QualitySettingsError. */
-export function parseQualitySettings(env: NodeJS.ProcessEnv = process.env): QualitySettings {
-  const raw: Record<string, string> = {};
-  for (const key of Object.keys(envSchema.shape)) {
-    const v = env[key];
-    if (v !== undefined && v !== '') raw[key] = v;
-  }
-  const parsed = envSchema.safeParse(raw);
-  if (!parsed.success) throw new QualitySettingsError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  const e = parsed.data;
+/**
+ * The quality supervisor's settings from the loaded settings (`loadSettings`, which
+ * already validated each value): parses the calendars and expected starts and checks
+ * what the schema cannot. A pure function of `e`. Throws QualitySettingsError.
+ */
+export function parseQualitySettings(e: QualityEnvSettings): QualitySettings {
   const issues: string[] = [];
   const calendars = parseCalendars(e.QUALITY_CALENDARS, issues);
   const expectedStart = parseExpectedStart(e.QUALITY_EXPECTED_START, issues);
@@ -153,7 +146,7 @@ export type QualitySupervisorDeps = {
   provider: HistoryProvider;
   /** Venue -> calendar; overrides `QUALITY_CALENDARS`. */
   calendars?: CalendarMap;
-  /** Overrides of the environment's quality settings (tests, CLI flags). */
+  /** Overrides of the quality settings of `settings` (tests, CLI flags). */
   quality?: Partial<QualitySettings>;
   board?: QualityBoard;
 };
@@ -228,7 +221,7 @@ function consistencyIdle(a: ConsistencyActor): boolean {
  * silent feed.
  */
 export async function startQualitySupervisor(deps: QualitySupervisorDeps): Promise<QualitySupervisorHandle> {
-  const q: QualitySettings = { ...parseQualitySettings(), ...deps.quality };
+  const q: QualitySettings = { ...parseQualitySettings(deps.settings), ...deps.quality };
   const calendars: CalendarMap = { ...q.calendars, ...deps.calendars };
   const log = deps.log.child({ actor: 'qualitySupervisor' });
   const board = deps.board ?? qualityBoard;

@@ -22,7 +22,7 @@ import { startMarketSync } from '../actors/market-sync.service.ts';
 import { startPredictors } from '../actors/predictor.service.ts';
 import { KvModelSource } from '../lifecycle/kv-model-source.ts';
 import { activateVersion, registerCandidate } from '../lifecycle/registry.ts';
-import { startServingLoop } from '../lifecycle/serving-loop.ts';
+import { startServingLoop } from './support/serving-loop.ts';
 import { percentile } from '../lifecycle/verification.ts';
 import { GLOBAL_SCOPE } from '../lifecycle/versions.ts';
 import { barToTicks, synthBars } from '../market/index.ts';

@@ -23,7 +23,6 @@ import {
   DEFAULT_FINE_TUNE,
   DEFAULT_PRETRAIN,
   HybridEngine,
-  LocalGateSink,
   pretrainRegimeModels,
   scoresTable,
   scoreSeries,
@@ -32,6 +31,7 @@ import {
   type AdaptationOutcome,
   type PairedDiff,
 } from '../prediction/index.ts';
+import { LocalGateSink } from './support/local-gate-sink.ts';
 
 const { values } = parseArgs({
   options: {

@@ -11,6 +11,7 @@
  */
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { loadSettings } from '../config/index.ts';
 import { readBarsCsv } from '../market/index.ts';
 import {
   buildWindows,
@@ -41,7 +42,7 @@ function median(xs: readonly number[]): number {
 
 async function main(): Promise<void> {
   const json = process.argv.includes('--json');
-  const backend = await selectBackend({});
+  const backend = await selectBackend({ force: loadSettings().TFJS_BACKEND });
   const { bars } = await readBarsCsv(DATA);
   const set = buildWindows(bars.slice(0, TRAIN_WINDOWS + 1024), SPEC);
   const train = sliceWindows(set, 0, TRAIN_WINDOWS);

@@ -37,3 +37,12 @@ export function loadSettings(
   }
   return parsed.data;
 }
+
+/**
+ * The environment of a child process of this one (e.g. the training worker): this
+ * process's environment with `extra` on top. The child reads its settings from it
+ * with `loadSettings()`.
+ */
+export function childProcessEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ...extra };
+}

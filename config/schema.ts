@@ -4,6 +4,7 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 /** Data-quality settings (backfill, consistency checks); documented in README "Configuration". */
 export const qualitySettingsShape = {
@@ -43,7 +44,9 @@ export const settingsSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .default('postgresql://postgres@127.0.0.1:5432/signals'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: logLevel.default('info'),
+  /** Log level of the training child process (lifecycle/train-worker.ts; its log goes to stderr, whose tail ends up in a failed run's error). */
+  TRAIN_LOG_LEVEL: logLevel.default('warn'),
   /** Ticks pulled and stored per database transaction. */
   INGEST_BATCH_SIZE: int(1, 100_000).default(5_000),
   /** Optional linger (ms) for a batch to fill; 0 = natural batching (whatever arrived while the last batch was stored). */
@@ -81,3 +84,6 @@ export const settingsSchema = z.object({
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
+
+/** The `QUALITY_*` part of `Settings` (what the quality supervisor is configured by). */
+export type QualityEnvSettings = Pick<Settings, keyof typeof qualitySettingsShape>;

@@ -4,7 +4,7 @@
  * decision and every number behind it come back as `comparison`, which is stored
  * (model_versions.metrics, retrain_runs.comparison) and published.
  *
- * Rules, in order (defaults from the design this replaces):
+ * Rules, in order (defaults are the documented ones, docs/prediction.md):
  * 1. floor     challenger ROC AUC >= `aucFloor` (0.60; per scope in `aucFloorByScope`)
  * 2. aucDrop   AUC may not drop more than `maxAucDropPct` (2 %) below the champion's
  * 3. f1Drop    F1 may not drop more than `maxF1DropPct` (5 %) below the champion's, unless AUC improved

@@ -44,7 +44,7 @@ try {
   const { overwrite, initFrom, ...rest } = parsed;
   const config = { ...rest, ...(overwrite !== undefined ? { overwrite } : {}), ...(initFrom !== undefined ? { initFrom } : {}) };
   const settings = loadSettings();
-  const log = createRootLogger(process.env.TRAIN_LOG_LEVEL ?? 'warn', process.stderr);
+  const log = createRootLogger(settings.TRAIN_LOG_LEVEL, process.stderr);
   const backend = await selectBackend({ force: settings.TFJS_BACKEND, log });
   const result = await runTraining(config, { bars: job.bars, source: job.source, backend, log });
   reply({ ok: true, bestDir: result.paths.best, metrics: result.metrics });

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { childProcessEnv } from '../config/index.ts';
 import type { OhlcvBar, RunMetrics, TrainRunConfig } from '../models/index.ts';
 
 /**
@@ -73,12 +74,16 @@ const workerReply = z.union([
   z.strictObject({ ok: z.literal(false), name: z.string(), message: z.string() }),
 ]);
 
-/** The default trainer: `node --import tsx lifecycle/train-worker.ts`, one process per attempt. */
+/**
+ * The default trainer: `node --import tsx lifecycle/train-worker.ts`, one process per attempt.
+ * The worker loads its settings (TFJS_BACKEND, TRAIN_LOG_LEVEL) from the environment it
+ * inherits, with `options.env` on top.
+ */
 export function childProcessTrainer(options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Trainer {
   return (job) =>
     new Promise<TrainOutput>((resolve, reject) => {
       const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {
-        env: { ...process.env, ...options.env },
+        env: childProcessEnv(options.env),
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       let out = '';

@@ -4,7 +4,7 @@ import { blendWeightsSchema } from '../prediction/index.ts';
 import { decodeJson } from '../streams/index.ts';
 import type { LiveScore, LiveScoreFeed } from './auto-rollback.ts';
 
-/** `signal.weights.>` (the confidence weigher's output, issue 5). */
+/** `signal.weights.>` (the confidence weigher's output). */
 export const WEIGHTS_WILDCARD = 'signal.weights.>';
 
 /**

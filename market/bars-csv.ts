@@ -1,5 +1,5 @@
 /**
- * Bars files (contract: ARCHITECTURE.md "Bars files"; the README copies this header).
+ * Bars files (contract: README "Bars files").
  *
  * CSV, UTF-8, comma-separated, LF or CRLF, simple RFC 4180 quoting (`"a,b"`, `""`
  * for a quote inside a quoted field). The first non-blank line is a header naming

@@ -5,7 +5,7 @@ import type { Logger } from '../config/index.ts';
 import { BackendUnavailableError } from './errors.ts';
 import { patchWasmTransposedMatMul } from './wasm-matmul.ts';
 
-/** Backends in order of preference (contract: ARCHITECTURE.md "Models"). */
+/** Backends in order of preference (docs/architecture.md). */
 export const BACKEND_ORDER = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_ORDER)[number];
 
@@ -16,7 +16,7 @@ export type BackendChoice = {
   backend: BackendName;
   /** The name TensorFlow.js knows it by (`tf.getBackend()`). */
   tfName: string;
-  /** `forced` when TFJS_BACKEND (or the option) named it. */
+  /** `forced` when the `force` option (the TFJS_BACKEND setting) named it. */
   how: 'auto' | 'forced';
   attempts: BackendAttempt[];
   /** Worker threads of the wasm backend (1 = single-threaded). */
@@ -91,11 +91,12 @@ async function wasmThreads(): Promise<number | undefined> {
 /**
  * Selects and initialises the TensorFlow.js backend: the first of
  * `tensorflow-gpu`, `tensorflow`, `wasm`, `cpu` that loads, unless `force`
- * (TFJS_BACKEND) names one, in which case that one must load or this throws
- * `BackendUnavailableError`. Logs the backend in use and why the others were passed over.
+ * (the caller passes `settings.TFJS_BACKEND`) names one, in which case that one must
+ * load or this throws `BackendUnavailableError`. Reads no environment itself.
+ * Logs the backend in use and why the others were passed over.
  */
 export async function selectBackend(options: { force?: string | undefined; log?: Logger } = {}): Promise<BackendChoice> {
-  const forced = parseBackendName(options.force ?? process.env.TFJS_BACKEND);
+  const forced = parseBackendName(options.force);
   const order: readonly BackendName[] = forced ? [forced] : BACKEND_ORDER;
   const attempts: BackendAttempt[] = [];
   for (const name of order) {

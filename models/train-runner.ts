@@ -38,7 +38,7 @@ export type TrainRunInput = {
 
 export type TrainRunResult = { metrics: RunMetrics; paths: RunPaths };
 
-/** Where a run's artifacts live (contract: ARCHITECTURE.md "Models"). */
+/** Where a run's artifacts live (the run contract: README "Command line", `signals train`). */
 export function runPaths(artifactsDir: string, runId: string): RunPaths {
   const checkpointDir = join(artifactsDir, 'checkpoints', runId);
   return {

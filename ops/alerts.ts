@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import { z } from 'zod';
 import type { Logger } from '../config/index.ts';
@@ -68,7 +69,7 @@ export class InvalidAlertError extends Error {
 
 export type AlertOptions = { log?: Logger; metrics?: OpsMetrics; source?: string; now?: () => number };
 
-const defaultSource = `${process.env.HOSTNAME ?? 'localhost'}:${process.pid}`;
+const defaultSource = `${hostname()}:${process.pid}`;
 
 /**
  * Validates an alert, logs it (warn, or error when critical) and publishes it on

@@ -3,7 +3,7 @@ import { epochMs, TOKEN_PATTERN } from '../streams/index.ts';
 import { FINDING_KINDS, GAP_KINDS, HEALTH_STATES } from './types.ts';
 
 /**
- * Messages of the data-quality actors (contract: ARCHITECTURE.md, subjects
+ * Messages of the data-quality actors (contract: README "Subjects, streams and KV", subjects
  * `md.gap.<venue>.<symbol>` and `md.quality.<venue>.<symbol>` in stream MD_EVENTS).
  * Discriminated by `type`; times are epoch ms, gap bounds inclusive bar open times.
  */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { TOKEN_PATTERN } from './subjects.ts';
 
 /**
- * Message schemas (contract: ARCHITECTURE.md "Messages"). JSON, numbers as JSON
+ * Message schemas (contract: README "Subjects, streams and KV"). JSON, numbers as JSON
  * numbers, times as epoch milliseconds.
  */
 

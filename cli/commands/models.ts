@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { loadSettings, redactUrl, type Settings } from '../../config/index.ts';
@@ -10,6 +11,15 @@ import { connectNats, decodeJson, isToken, KV_BUCKETS, openBucket, publishJson, 
 import { intFlag, parseFlags, type CliCommand } from '../command.ts';
 import { CliError, EXIT, UsageError } from '../errors.ts';
 import { cliLogger } from './train.ts';
+
+/** The OS user running the CLI (the `actor` of manual registry changes). */
+function cliUser(): string {
+  try {
+    return userInfo().username || 'unknown';
+  } catch {
+    return 'unknown'; // no passwd entry for this uid
+  }
+}
 
 const usage = `usage: signals models <list|show|promote|rollback|retrain|import> [options]
 
@@ -181,7 +191,7 @@ async function show(settings: Settings, version: string, v: Flags): Promise<numb
 async function promote(settings: Settings, version: string, v: Flags): Promise<number> {
   const r = await withServices(settings, true, async (db, nc) => {
     if (!nc) throw new Error('unreachable');
-    return activateVersion(await envOf(db, nc), { version, reason: v.reason ?? 'manual promote (cli)', actor: `cli:${process.env.USER ?? 'unknown'}` });
+    return activateVersion(await envOf(db, nc), { version, reason: v.reason ?? 'manual promote (cli)', actor: `cli:${cliUser()}` });
   });
   process.stdout.write(`promoted ${r.version} in ${r.scope} (${r.role}${r.regime ? `/${r.regime}` : ''}); previous ${r.from ?? 'none'}; KV written in ${r.latencyMs} ms\n`);
   return EXIT.ok;
@@ -201,7 +211,7 @@ async function doRollback(settings: Settings, version: string | undefined, v: Fl
       ...(v.regime ? { regime: v.regime } : {}),
       ...(version !== undefined ? { toVersion: version } : {}),
       reason: v.reason ?? 'manual rollback (cli)',
-      actor: `cli:${process.env.USER ?? 'unknown'}`,
+      actor: `cli:${cliUser()}`,
       decidedAt,
     });
   });

@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process';
 import { jetstream } from '@nats-io/jetstream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadPredictor, predictSeries, selectBackend, writeArtifactDir, unpackArtifact, type OhlcvBar } from '../../models/index.ts';
 import { ensureTopology, msgIds, publishJson, subjects, type Bar } from '../../streams/index.ts';
 import { storeBars, trainTinyModels } from '../lifecycle/fixtures.ts';
 import { tempDir } from '../models/fixtures.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
+import { describeRealData } from '../market/shared-data.ts';
 
-describe('signals infer --live', () => {
+describeRealData('signals infer --live', () => {
   let sys: TestSystem;
   let tiny: Awaited<ReturnType<typeof trainTinyModels>>;
   let dir: Awaited<ReturnType<typeof tempDir>>;

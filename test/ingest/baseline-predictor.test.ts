@@ -1,6 +1,6 @@
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { predictionMsgId, startBaselinePredictor } from '../../actors/baseline-predictor.service.ts';
+import { predictionMsgId, startBaselinePredictor } from '../../bench/support/baseline-predictor.ts';
 import { readBars, readPredictions } from '../../sql/index.ts';
 import { ensureTopology, msgIds, predictionSchema, publishPipelined, subjects, type Bar, type DeadLetter, type Prediction } from '../../streams/index.ts';
 import { eventually, readStream } from '../helpers/stream-reader.ts';

@@ -1,5 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startMarketSync } from '../../actors/market-sync.service.ts';
 import { barToTicks, readBarsCsv, type BarRow } from '../../market/index.ts';
 import { adminQuery } from '../helpers/postgres.ts';
@@ -7,8 +7,9 @@ import { countTicks, readBars } from '../../sql/index.ts';
 import { connectNats, msgIds, publishPipelined, subjects, type Tick } from '../../streams/index.ts';
 import { eventually, readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
+import { BTCUSDT_CSV, describeRealData } from '../market/shared-data.ts';
 
-const BTC = new URL('../../../shared/data/btcusdt_binance_spot_1m_2024-03.csv', import.meta.url).pathname;
+const BTC = BTCUSDT_CSV;
 
 function ticksOf(bars: readonly BarRow[], venue: string): Tick[] {
   const out: Tick[] = [];
@@ -20,7 +21,7 @@ function ticksOf(bars: readonly BarRow[], venue: string): Tick[] {
   return out;
 }
 
-describe('marketSync through outages (degraded, retries, recovers, drops nothing)', () => {
+describeRealData('marketSync through outages (degraded, retries, recovers, drops nothing)', () => {
   let sys: TestSystem;
   let bars: BarRow[];
   beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { jetstream } from '@nats-io/jetstream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BarLane, type LaneBar } from '../../actors/bar-lane.ts';
 import { startMarketSync } from '../../actors/market-sync.service.ts';
 import { sameBar } from '../../actors/predictor-fast-lane.ts';
@@ -9,8 +9,9 @@ import { countTicks, readBars } from '../../sql/index.ts';
 import { msgIds, publishPipelined, subjects, type Bar, type Tick } from '../../streams/index.ts';
 import { eventually, readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
+import { BTCUSDT_CSV, describeRealData } from '../market/shared-data.ts';
 
-const BTC = new URL('../../../shared/data/btcusdt_binance_spot_1m_2024-03.csv', import.meta.url).pathname;
+const BTC = BTCUSDT_CSV;
 
 function ticksOf(bars: readonly BarRow[], venue: string, symbol: string): Tick[] {
   const out: Tick[] = [];
@@ -43,7 +44,7 @@ function expectSameBars(stored: readonly Bar[], source: readonly BarRow[], what:
   expect(mismatches.slice(0, 5), `${what}: every OHLCV value equals the CSV`).toEqual([]);
 }
 
-describe('replaying the BTCUSDT file as ticks through the real path', () => {
+describeRealData('replaying the BTCUSDT file as ticks through the real path', () => {
   let sys: TestSystem;
   let bars: BarRow[];
 

@@ -1,5 +1,5 @@
 import type { KV } from '@nats-io/kv';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ModelEvent } from '../../lifecycle/events.schema.ts';
 import { KvModelSource } from '../../lifecycle/kv-model-source.ts';
 import { RegistryCandidateSink } from '../../lifecycle/registry-candidate-sink.ts';
@@ -12,6 +12,7 @@ import { eventually, readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { btcBars } from '../models/fixtures.ts';
 import { registryEnv, TINY_SPEC, trainTinyModels, type TinyModel } from './fixtures.ts';
+import { describeRealData } from '../market/shared-data.ts';
 
 const SCOPE = 'binance.BTCUSDT';
 let sys: TestSystem;
@@ -57,7 +58,7 @@ afterAll(async () => {
   await sys?.dispose();
 });
 
-describe('RegistryCandidateSink (fine-tuned online models through the registry)', () => {
+describeRealData('RegistryCandidateSink (fine-tuned online models through the registry)', () => {
   it('registers a passing candidate as an online version with lineage and activates it in every process through KV', async () => {
     const m = models[1];
     if (!m) throw new Error('fixtures missing');

@@ -1,19 +1,20 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Svcm } from '@nats-io/services';
 import type { KV } from '@nats-io/kv';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startModelLifecycle, type ModelLifecycleHandle } from '../../actors/model-lifecycle.service.ts';
 import { PushScoreFeed } from '../../lifecycle/auto-rollback.ts';
 import type { ModelEvent } from '../../lifecycle/events.schema.ts';
 import { KvModelSource } from '../../lifecycle/kv-model-source.ts';
 import { activateVersion, LifecycleError, registerCandidate, syncKv, type RegistryEnv } from '../../lifecycle/registry.ts';
-import { startServingLoop, type ServingLoopHandle } from '../../lifecycle/serving-loop.ts';
+import { startServingLoop, type ServingLoopHandle } from '../../bench/support/serving-loop.ts';
 import { readPredictions } from '../../sql/index.ts';
 import { getVersion, listDeployments } from '../../sql/registry.repo.ts';
 import { connectNats, encodeJson, modelActiveSchema, msgIds, publishJson, subjects, type Bar } from '../../streams/index.ts';
 import { eventually, readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { registryEnv, TINY_SPEC, trainTinyModels, type TinyModel } from './fixtures.ts';
+import { describeRealData } from '../market/shared-data.ts';
 
 const SCOPE = 'binance.BTCUSDT';
 let sys: TestSystem;
@@ -51,7 +52,7 @@ afterAll(async () => {
   await sys?.dispose();
 });
 
-describe('activation, hot swap across processes, refusal of corrupted artifacts', () => {
+describeRealData('activation, hot swap across processes, refusal of corrupted artifacts', () => {
   it('names the first model v1.0.0 and both KV watchers (two connections) switch on one activation', async () => {
     const [a, b] = models;
     if (!a || !b) throw new Error('fixtures missing');
@@ -131,7 +132,7 @@ describe('activation, hot swap across processes, refusal of corrupted artifacts'
   });
 });
 
-describe('KV updates in quick succession', () => {
+describeRealData('KV updates in quick succession', () => {
   it('end with every process serving the newest value (older ones may be skipped, never applied after it)', async () => {
     const [vA, vB] = versions;
     const [srcA, srcB] = sources;
@@ -153,7 +154,7 @@ describe('KV updates in quick succession', () => {
   });
 });
 
-describe('rollback, manual and automatic, with predictions flowing', () => {
+describeRealData('rollback, manual and automatic, with predictions flowing', () => {
   let lifecycle: ModelLifecycleHandle;
   let loop: ServingLoopHandle;
   const feed = new PushScoreFeed();

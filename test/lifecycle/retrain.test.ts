@@ -1,6 +1,6 @@
 import { jetstream } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startModelLifecycle, type ModelLifecycleHandle } from '../../actors/model-lifecycle.service.ts';
 import type { ModelEvent } from '../../lifecycle/events.schema.ts';
 import { childProcessTrainer, type Trainer } from '../../lifecycle/trainer.ts';
@@ -10,6 +10,7 @@ import { eventually, readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { btcBars, tempDir } from '../models/fixtures.ts';
 import { registryEnv, storeBars } from './fixtures.ts';
+import { describeRealData } from '../market/shared-data.ts';
 
 const SCOPE = 'binance.BTCUSDT';
 let sys: TestSystem;
@@ -79,7 +80,7 @@ afterAll(async () => {
   await artifacts?.dispose();
 });
 
-describe('retraining on model.retrain.cmd', () => {
+describeRealData('retraining on model.retrain.cmd', () => {
   it('trains in a child process, passes the gate as the first model of the scope, deploys and reports', async () => {
     await command({ requestId: 'first', venue: 'binance', symbol: 'BTCUSDT', trigger: 'manual', config: { ...tiny, gate: { aucFloor: 0 }, verification: { minDirectionAccuracy: 0.3 } } });
     const r = await resultOf('first');

@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { barToTicks } from '../../market/bar-to-ticks.ts';
 import { readBarsCsv } from '../../market/bars-csv.ts';
 import { tickSchema } from '../../streams/messages.schema.ts';
-import { BTCUSDT_CSV } from './shared-data.ts';
+import { BTCUSDT_CSV, describeRealData } from './shared-data.ts';
 
 const SCALE = 18;
 /** Independent of market/decimal.ts: the decimal written by String(n), in units of 1e-18. */
@@ -18,7 +18,7 @@ function units(n: number): bigint {
 
 const ctx = { venue: 'binance', symbol: 'BTCUSDT' };
 
-describe('barToTicks', () => {
+describeRealData('barToTicks', () => {
   it('aggregates back to exactly the OHLCV of every bar of the BTCUSDT file', async () => {
     const { bars } = await readBarsCsv(BTCUSDT_CSV);
     expect(bars.length).toBe(30_900);

@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { BarsFileError, parseBarsJsonl, readBars, readBarsCsv, type RowError } from '../../market/bars-csv.ts';
-import { BTCUSDT_CSV, DAILY_CSV } from './shared-data.ts';
+import { BTCUSDT_CSV, DAILY_CSV, describeRealData } from './shared-data.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'bars-csv-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -15,7 +15,7 @@ const file = (name: string, text: string): string => {
 const iso = (ts: number): string => new Date(ts).toISOString();
 const byLine = (rejected: RowError[]) => rejected.map((e) => [e.line, e.field]);
 
-describe('readBarsCsv on the real BTCUSDT file', () => {
+describeRealData('readBarsCsv on the real BTCUSDT file', () => {
   it('loads all 30,900 rows, continuous minutes, in well under a second', async () => {
     const t0 = performance.now();
     const { bars, rejected } = await readBarsCsv(BTCUSDT_CSV);
@@ -40,7 +40,7 @@ describe('readBarsCsv on the real BTCUSDT file', () => {
   });
 });
 
-describe('readBarsCsv on the daily long-format file', () => {
+describeRealData('readBarsCsv on the daily long-format file', () => {
   it('counts per symbol: 505 NYSE days, FB 504 (missing 2020-10-23)', async () => {
     const { bars, rejected } = await readBarsCsv(DAILY_CSV);
     expect(rejected).toEqual([]);
@@ -62,7 +62,7 @@ describe('readBarsCsv on the daily long-format file', () => {
   });
 });
 
-describe('readBarsCsv formats and bad rows', () => {
+describeRealData('readBarsCsv formats and bad rows', () => {
   it('accepts any column order and case, extra columns, quotes, CRLF and every timestamp form', async () => {
     const path = file(
       'good.csv',
@@ -167,7 +167,7 @@ describe('readBarsCsv formats and bad rows', () => {
   });
 });
 
-describe('parseBarsJsonl and readBars', () => {
+describeRealData('parseBarsJsonl and readBars', () => {
   it('reads JSON lines with ts or timestamp, numeric strings, Bar messages, and rejects bad lines', async () => {
     const lines = [
       '{"ts":1709251200000,"open":1,"high":2,"low":0.5,"close":1.5,"volume":3}',

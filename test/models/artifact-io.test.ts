@@ -1,7 +1,7 @@
 import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   buildWindows,
   ChecksumMismatchError,
@@ -28,6 +28,7 @@ import { migrate } from '../../sql/migrate.ts';
 import { loadModelArtifact, ModelVersionConflictError, saveModelArtifact } from '../../sql/model-artifacts.repo.ts';
 import { TestDatabase } from '../helpers/postgres.ts';
 import { btcBars, tempDir } from './fixtures.ts';
+import { describeRealData } from '../market/shared-data.ts';
 
 const spec: FeatureSpec = { lookback: 12, horizon: 1, volWindow: 20, context: false };
 const RUN = 'artifact-run';
@@ -70,7 +71,7 @@ async function copyCheckpoint(name: string, run = RUN): Promise<string> {
   return target;
 }
 
-describe('artifact IO', () => {
+describeRealData('artifact IO', () => {
   it('writes model.json, weights.bin and preprocessor.json with no temp files left', async () => {
     const files = await readArtifactDir(checkpoint);
     const modelJson = JSON.parse(files.modelJson.toString('utf8')) as { userDefinedMetadata: { runId: string }; weightsManifest: { paths: string[] }[] };
@@ -137,7 +138,7 @@ describe('artifact IO', () => {
   });
 });
 
-describe('model_versions artifact storage (PostgreSQL)', () => {
+describeRealData('model_versions artifact storage (PostgreSQL)', () => {
   let db: TestDatabase;
   let pool: pg.Pool;
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadSettings } from '../../config/index.ts';
 import { BackendUnavailableError, selectBackend } from '../../models/index.ts';
 
 describe('selectBackend', () => {
@@ -31,21 +32,16 @@ describe('selectBackend', () => {
     await expect(selectBackend({ force: 'webgpu' })).rejects.toThrow(/unknown TensorFlow.js backend "webgpu"/);
   });
 
-  it('uses the pure-JS cpu backend when forced, and reads TFJS_BACKEND when no option is given', async () => {
+  it('uses the pure-JS cpu backend when forced, and the TFJS_BACKEND setting as passed from loadSettings', async () => {
     const forced = await selectBackend({ force: 'cpu' });
     expect(forced.backend).toBe('cpu');
     expect(forced.how).toBe('forced');
     expect(tf.getBackend(), 'cpu must now be active').toBe('cpu');
-    const before = process.env.TFJS_BACKEND;
-    process.env.TFJS_BACKEND = 'wasm';
-    try {
-      const fromEnv = await selectBackend();
-      expect(fromEnv.backend, 'TFJS_BACKEND=wasm forces wasm').toBe('wasm');
-      expect(fromEnv.attempts.map((a) => a.backend), 'a forced backend is the only one tried').toEqual(['wasm']);
-    } finally {
-      if (before === undefined) delete process.env.TFJS_BACKEND;
-      else process.env.TFJS_BACKEND = before;
-    }
+    const settings = loadSettings({ TFJS_BACKEND: 'wasm' });
+    const fromSettings = await selectBackend({ force: settings.TFJS_BACKEND });
+    expect(fromSettings.backend, 'TFJS_BACKEND=wasm forces wasm').toBe('wasm');
+    expect(fromSettings.attempts.map((a) => a.backend), 'a forced backend is the only one tried').toEqual(['wasm']);
+    expect(() => loadSettings({ TFJS_BACKEND: 'webgpu' }), 'loadSettings rejects an unknown backend').toThrow(/TFJS_BACKEND/);
     expect(tf.getBackend()).toBe('wasm');
   });
 });

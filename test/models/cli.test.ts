@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createPool, migrate, upsertBars } from '../../sql/index.ts';
 import { TestDatabase } from '../helpers/postgres.ts';
 import { btcBars, REPO_ROOT, tempDir, writeBarsCsv } from './fixtures.ts';
+import { describeRealData } from '../market/shared-data.ts';
 
 type Run = { code: number | null; stdout: string; stderr: string };
 
@@ -49,7 +50,7 @@ afterAll(async () => {
   await dir.dispose();
 });
 
-describe('signals train / infer through the CLI', () => {
+describeRealData('signals train / infer through the CLI', () => {
   it('trains, reports, and infers every window as CSV and as JSON lines', async () => {
     const metrics = JSON.parse(await readFile(join(dir.path, 'artifacts/metrics/cli-ok.json'), 'utf8')) as { command: string; test: { n: number } };
     expect(metrics.command, 'the exact command is recorded').toBe(

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   BASE_FEATURES,
   buildWindows,
@@ -11,6 +11,7 @@ import {
   type OhlcvBar,
 } from '../../models/index.ts';
 import { btcBars, dailyBars } from './fixtures.ts';
+import { describeRealData } from '../market/shared-data.ts';
 
 const spec: FeatureSpec = { lookback: 24, horizon: 1, volWindow: 30, context: false };
 
@@ -31,7 +32,7 @@ function liveWindows(bars: readonly OhlcvBar[], s: FeatureSpec, context?: Readon
   return out;
 }
 
-describe('features: one builder for training and live inference', () => {
+describeRealData('features: one builder for training and live inference', () => {
   it('gives bit-identical windows on the live and the batch path (real BTCUSDT bars)', async () => {
     const bars = await btcBars(800, 10_000);
     const batch = buildWindows(bars, spec);

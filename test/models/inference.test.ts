@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   buildWindows,
   FeatureBuilder,
@@ -16,6 +16,7 @@ import {
   type OhlcvBar,
 } from '../../models/index.ts';
 import { btcBars, dailyBars } from './fixtures.ts';
+import { describeRealData } from '../market/shared-data.ts';
 
 let predictor: NeuralPredictor;
 let bars: OhlcvBar[];
@@ -37,7 +38,7 @@ beforeAll(async () => {
 });
 afterAll(() => predictor.dispose());
 
-describe('inference', () => {
+describeRealData('inference', () => {
   it('predicts the same on the live path (bar by bar) as on the batch path', () => {
     const series = predictSeries(predictor, bars);
     const builder = new FeatureBuilder(specOf(predictor.preprocessor));

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   buildWindows,
   createBaselines,
@@ -14,7 +14,11 @@ import {
   type WindowSet,
 } from '../../models/index.ts';
 import { btcBars } from './fixtures.ts';
-import { predictorContract } from './predictor-contract.ts';
+import { predictorContract as contractSuite } from './predictor-contract.ts';
+import { describeRealData } from '../market/shared-data.ts';
+
+// Every suite below cuts its windows from real bars: skipped, with the reason, where they are absent.
+const predictorContract: typeof contractSuite = (name, ...rest) => describeRealData(`predictor contract: ${name}`, () => contractSuite(name, ...rest));
 
 const spec: FeatureSpec = { lookback: 16, horizon: 1, volWindow: 20, context: false };
 
@@ -50,7 +54,7 @@ for (const kind of ['mlp', 'lstm'] as const satisfies readonly ModelKind[]) {
   });
 }
 
-describe('naive baselines', () => {
+describeRealData('naive baselines', () => {
   it('forecast zero, the last return and the EWMA of the window, scaled by the horizon', async () => {
     const [w] = await testWindows();
     if (!w) throw new Error('no window');

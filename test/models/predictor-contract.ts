@@ -13,7 +13,7 @@ function expectSameForecast(a: Forecast | undefined, b: Forecast | undefined, wh
 }
 
 /**
- * The contract every Predictor implementation passes (STYLE.md "contract suites"):
+ * The contract every Predictor implementation passes (a contract suite: one set of tests every implementation runs):
  * warm-up windows give undefined, results are deterministic, a batch equals the
  * single predictions, longer windows are read from their last `lookback` rows,
  * outputs are finite with pUp in [0, 1], and repeated predictions leak no tensors.

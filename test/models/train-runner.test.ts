@@ -1,6 +1,6 @@
 import { access, readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   buildWindows,
   ModelInputError,
@@ -14,6 +14,7 @@ import {
   type RunMetrics,
 } from '../../models/index.ts';
 import { btcBars, tempDir, tinyConfig } from './fixtures.ts';
+import { describeRealData } from '../market/shared-data.ts';
 
 let backend: BackendChoice;
 let dir: { path: string; dispose: () => Promise<void> };
@@ -28,7 +29,7 @@ afterAll(async () => {
   await dir.dispose();
 });
 
-describe('runTraining (run contract)', () => {
+describeRealData('runTraining (run contract)', () => {
   let first: RunMetrics;
 
   it('writes best/ and last/ checkpoints, metrics JSON, a report and an SVG chart', async () => {

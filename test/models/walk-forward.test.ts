@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   buildWindows,
   createBaselines,
@@ -11,6 +11,7 @@ import {
   type WalkForwardConfig,
 } from '../../models/index.ts';
 import { btcBars } from './fixtures.ts';
+import { describeRealData } from '../market/shared-data.ts';
 
 const config: WalkForwardConfig = {
   kinds: ['mlp'],
@@ -29,7 +30,7 @@ const config: WalkForwardConfig = {
   bootstrap: 200,
 };
 
-describe('walk-forward evaluation', () => {
+describeRealData('walk-forward evaluation', () => {
   it('trains on the past, tests on the next block, rolls forward, and compares with every baseline', async () => {
     await selectBackend({ force: 'wasm' });
     const bars = await btcBars(1000, 18_000);

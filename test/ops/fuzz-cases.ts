@@ -4,7 +4,7 @@ import fc from 'fast-check';
 /**
  * Generators and an independent contract classifier for the property-based ingest
  * fuzz suite (fuzz-property.test.ts). The classifier is written from the contract
- * (ARCHITECTURE.md "Messages", README "Dead letters"), NOT from the system's code:
+ * (README "Subjects, streams and KV" and "Dead letters"), NOT from the system's code:
  * the test compares it with `validateTick`, and the system's dead-letter reasons with it.
  */
 

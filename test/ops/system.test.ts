@@ -4,7 +4,7 @@ import { Svcm } from '@nats-io/services';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIFECYCLE_SERVICE } from '../../actors/model-lifecycle.logic.ts';
 import { startModelLifecycle, type ModelLifecycleHandle } from '../../actors/model-lifecycle.service.ts';
-import { startBaselinePredictor, type BaselinePredictorHandle } from '../../actors/baseline-predictor.service.ts';
+import { startBaselinePredictor, type BaselinePredictorHandle } from '../../bench/support/baseline-predictor.ts';
 import { startMarketSync, type MarketSyncHandle } from '../../actors/market-sync.service.ts';
 import { createRootLogger } from '../../config/index.ts';
 import type { Trainer } from '../../lifecycle/trainer.ts';

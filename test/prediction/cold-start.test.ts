@@ -1,5 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPredictors, type PredictorsHandle } from '../../actors/predictor.service.ts';
 import { barMessage, synthBars } from '../../market/index.ts';
 import { NaiveBaseline, selectBackend, type OhlcvBar } from '../../models/index.ts';
@@ -19,12 +19,14 @@ import { predictionSchema, publishJson, publishPipelined, retrainResultSchema, s
 import { eventually, readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { btcBars } from '../models/fixtures.ts';
+import { describeRealData } from '../market/shared-data.ts';
+import { LocalGateSink } from '../../bench/support/local-gate-sink.ts';
 
 const spec = { lookback: 12, horizon: 1, volWindow: 20, context: false };
 const VENUE = 'binance';
 const SYMBOL = 'BTCNEW'; // BTCUSDT replayed as a symbol no model has seen
 
-describe('weights move from the prior toward the better component', () => {
+describeRealData('weights move from the prior toward the better component', () => {
   it('on real BTCUSDT bars, naive-zero (good) vs naive-last (bad, Brier ≈ 0.32) as the online model', async () => {
     const models = new StaticModelSource([{ role: 'pretrained', version: 'zero', regime: 'any', predictor: new NaiveBaseline('naive-zero', 12) }]);
     models.setOnline('v', 'S', { role: 'online', version: 'last', regime: 'any', predictor: new NaiveBaseline('naive-last', 12) });
@@ -48,7 +50,7 @@ describe('weights move from the prior toward the better component', () => {
   });
 });
 
-describe('cold start on real data through NATS and PostgreSQL', () => {
+describeRealData('cold start on real data through NATS and PostgreSQL', () => {
   let sys: TestSystem;
   let handle: PredictorsHandle | undefined;
   let models: StaticModelSource;
@@ -86,6 +88,8 @@ describe('cold start on real data through NATS and PostgreSQL', () => {
       log: sys.log,
       models,
       spec,
+      // The in-process gate: this test is about the predictor; the lifecycle's gate has its own tests.
+      sink: new LocalGateSink(models),
       engine: { firstFineTuneBars: 300, fineTuneEvery: 250, historyBars: 400 },
       fineTune: { ...DEFAULT_FINE_TUNE, epochs: 4, heldOutWindows: 60, minTrainWindows: 80 },
       quality: (venue, symbol) => quality.get(`${venue}.${symbol}`),

@@ -8,13 +8,13 @@ import {
   DriftMonitor,
   PageHinkley,
   HybridEngine,
-  LocalGateSink,
   pretrainRegimeModels,
   servingModels,
   StaticModelSource,
   type AdaptationOutcome,
 } from '../../prediction/index.ts';
 import { arReturns, barsFromReturns, MINUTE } from './fixtures.ts';
+import { LocalGateSink } from '../../bench/support/local-gate-sink.ts';
 
 /**
  * Stated bounds for the default Page-Hinkley (delta 0.1, lambda 20, clip 4) on

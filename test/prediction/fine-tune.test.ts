@@ -6,13 +6,13 @@ import {
   DEFAULT_PRETRAIN,
   fineTune,
   FineTuneUnavailableError,
-  LocalGateSink,
   pretrainRegimeModels,
   StaticModelSource,
   type FineTuneResult,
   type PretrainedModel,
 } from '../../prediction/index.ts';
 import { arReturns, barsFromReturns } from './fixtures.ts';
+import { LocalGateSink } from '../../bench/support/local-gate-sink.ts';
 
 const spec = { lookback: 8, horizon: 1, volWindow: 10, context: false };
 let base: PretrainedModel;

@@ -12,7 +12,11 @@ import {
 } from '../../prediction/index.ts';
 import { btcBars } from '../models/fixtures.ts';
 import { arReturns, barsFromReturns } from './fixtures.ts';
-import { counted, predictorContract } from './predictor-contract.ts';
+import { describeRealData } from '../market/shared-data.ts';
+import { counted, predictorContract as contractSuite } from './predictor-contract.ts';
+
+// Every suite below reads real bars: skipped, with the reason, where they are absent.
+const predictorContract: typeof contractSuite = (name, ...rest) => describeRealData(`predictor contract: ${name}`, () => contractSuite(name, ...rest));
 
 const spec = { lookback: 12, horizon: 1, volWindow: 20, context: false };
 const now = () => 1_700_000_000_000;

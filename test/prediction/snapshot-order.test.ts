@@ -1,5 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { weighterActorId } from '../../actors/confidence-weighter.logic.ts';
 import { startPredictors, type PredictorsHandle } from '../../actors/predictor.service.ts';
 import { barMessage } from '../../market/index.ts';
@@ -10,6 +10,7 @@ import { publishPipelined } from '../../streams/index.ts';
 import { btcBars } from '../models/fixtures.ts';
 import { eventually } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
+import { describeRealData } from '../market/shared-data.ts';
 
 const spec = { lookback: 12, horizon: 1, volWindow: 20, context: false };
 
@@ -18,7 +19,7 @@ const spec = { lookback: 12, horizon: 1, volWindow: 20, context: false };
  * prediction, so the weighter snapshot must never be behind it: the predictor
  * saves the snapshots of a batch before it stores the batch's predictions.
  */
-describe('the predictor saves weights before predictions', () => {
+describeRealData('the predictor saves weights before predictions', () => {
   let sys: TestSystem;
   let handle: PredictorsHandle | undefined;
 

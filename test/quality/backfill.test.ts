@@ -1,5 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createActor, SimulatedClock, waitFor, type SnapshotFrom } from 'xstate';
 import { backfillMachine, type BackfillInput } from '../../actors/backfill.actor.ts';
 import { createBackfillActors, type BackfillDeps } from '../../actors/backfill.logic.ts';
@@ -8,7 +8,7 @@ import { createCsvDirHistory, createDbHistory, gapEventSchema, type FeedBar, typ
 import { gapStats, listGaps, recordGaps } from '../../sql/gaps.repo.ts';
 import { readBars } from '../../sql/index.ts';
 import { encodeJson, ensureTopology, msgIds, subjects, type Bar } from '../../streams/index.ts';
-import { BTCUSDT_CSV } from '../market/shared-data.ts';
+import { BTCUSDT_CSV, describeRealData } from '../market/shared-data.ts';
 import { eventually, readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { carve, expectedGap, standardCarves, type Carve } from './carve.ts';
@@ -74,7 +74,7 @@ async function gapEvents(venue: string): Promise<GapEvent[]> {
   });
 }
 
-describe('backfill actor on PostgreSQL + nats-server with CSV history', () => {
+describeRealData('backfill actor on PostgreSQL + nats-server with CSV history', () => {
   it('detects every carved gap, fills it with the exact original values and records it', async () => {
     const venue = 'binance';
     await history.link(venue, SYMBOL, BTCUSDT_CSV);
@@ -296,7 +296,7 @@ describe('backfill actor on PostgreSQL + nats-server with CSV history', () => {
   });
 });
 
-describe('backfill over the whole BTCUSDT file', () => {
+describeRealData('backfill over the whole BTCUSDT file', () => {
   it('fills 40 carved gaps across 30,900 bars to the exact original', async () => {
     const venue = 'binance_full';
     await history.link(venue, SYMBOL, BTCUSDT_CSV);

@@ -1,13 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { readBarsCsv } from '../../market/index.ts';
 import { calendarForVenue, createCalendar, findTimeGaps, nyseHolidays } from '../../quality/index.ts';
-import { DAILY_CSV } from '../market/shared-data.ts';
+import { DAILY_CSV, describeRealData } from '../market/shared-data.ts';
 
 const DAY = 86_400_000;
 const day = (iso: string): number => Date.parse(`${iso}T00:00:00Z`);
 const isoDays = (days: number[]): string[] => days.map((d) => new Date(d * DAY).toISOString().slice(0, 10)).sort();
 
-describe('NYSE holidays by rule', () => {
+describeRealData('NYSE holidays by rule', () => {
   it('gives the published full-day closures of 2019, 2020, 2022 and 2023', () => {
     expect(isoDays(nyseHolidays(2019))).toEqual([
       '2019-01-01', '2019-01-21', '2019-02-18', '2019-04-19', '2019-05-27', '2019-07-04', '2019-09-02', '2019-11-28', '2019-12-25',
@@ -33,7 +33,7 @@ describe('NYSE holidays by rule', () => {
   });
 });
 
-describe('NYSE minute sessions', () => {
+describeRealData('NYSE minute sessions', () => {
   const nyse = createCalendar('nyse');
   it('opens 09:30 New York time on both sides of the March 2024 DST switch', () => {
     const friday = nyse.expectedBarTimes(day('2024-03-08'), day('2024-03-09') - 1, '1m');
@@ -67,7 +67,7 @@ describe('NYSE minute sessions', () => {
   });
 });
 
-describe('daily US equities file on the NYSE calendar', () => {
+describeRealData('daily US equities file on the NYSE calendar', () => {
   it('finds exactly one gap across all symbols: FB on 2020-10-23', async () => {
     const { bars, rejected } = await readBarsCsv(DAILY_CSV);
     expect(rejected, 'the daily file reads cleanly').toEqual([]);

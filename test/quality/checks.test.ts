@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { readBarsCsv, type BarRow } from '../../market/index.ts';
 import {
   checkWindow,
@@ -10,7 +10,7 @@ import {
   type Finding,
   type TickAggregate,
 } from '../../quality/index.ts';
-import { BTCUSDT_CSV } from '../market/shared-data.ts';
+import { BTCUSDT_CSV, describeRealData } from '../market/shared-data.ts';
 
 const WINDOW = 15;
 
@@ -47,7 +47,7 @@ beforeAll(async () => {
   baseline = runChecks(slice);
 });
 
-describe('robust statistics', () => {
+describeRealData('robust statistics', () => {
   it('median and MAD match a direct computation', () => {
     const xs = [5, 1, 9, 3, 3, 7, 100, -4, 2].sort((a, b) => a - b);
     // median 3; |x - 3| = 2,2,6,0,0,4,97,7,1 -> sorted 0,0,1,2,2,4,6,7,97 -> MAD 2
@@ -68,7 +68,7 @@ describe('robust statistics', () => {
   });
 });
 
-describe('consistency checks on real BTCUSDT minutes', () => {
+describeRealData('consistency checks on real BTCUSDT minutes', () => {
   it('the clean slice has only real price jumps (the baseline the corruptions are compared with)', () => {
     expect(kinds(baseline).filter((k) => k !== 'price_jump')).toEqual([]);
     expect(baseline.length, 'real two days: a handful of genuine large moves at most').toBeLessThan(6);

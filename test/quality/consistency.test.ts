@@ -1,5 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createActor, waitFor } from 'xstate';
 import { consistencyMachine, type ConsistencyInput } from '../../actors/consistency.actor.ts';
 import { createConsistencyActors, type ConsistencyDeps } from '../../actors/consistency.logic.ts';
@@ -17,7 +17,7 @@ import {
 import { insertTicks } from '../../sql/index.ts';
 import { listQualityReports } from '../../sql/quality.repo.ts';
 import { encodeJson, ensureTopology, subjects, type Bar, type Tick } from '../../streams/index.ts';
-import { BTCUSDT_CSV } from '../market/shared-data.ts';
+import { BTCUSDT_CSV, describeRealData } from '../market/shared-data.ts';
 import { readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 
@@ -54,7 +54,7 @@ const toBar = (venue: string, b: BarRow): Bar => ({
   venue, symbol: SYMBOL, interval: '1m', ts: b.ts, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, source: 'live',
 });
 
-describe('consistency actor on PostgreSQL + nats-server', () => {
+describeRealData('consistency actor on PostgreSQL + nats-server', () => {
   it('the clean 3 hours raise no finding (precondition of the corruption run)', () => {
     let state = emptyCheckState();
     for (let i = 0; i < clean.length; i += 15) {

@@ -1,5 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, waitFor } from 'xstate';
 import { dataSyncMachine, type DataSyncInput } from '../../actors/data-sync.actor.ts';
 import {
@@ -19,7 +19,7 @@ import { readBarsCsv, tickMessages, type BarRow } from '../../market/index.ts';
 import { createCsvDirHistory } from '../../quality/index.ts';
 import { readBars } from '../../sql/index.ts';
 import { ensureTopology, msgIds, publishPipelined, subjects } from '../../streams/index.ts';
-import { BTCUSDT_CSV } from '../market/shared-data.ts';
+import { BTCUSDT_CSV, describeRealData } from '../market/shared-data.ts';
 import { eventually } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { HistoryDir, storeLiveBars } from './fixtures.ts';
@@ -58,7 +58,7 @@ beforeAll(async () => {
   all = (await readBarsCsv(BTCUSDT_CSV)).bars;
 });
 
-describe('mergeBars', () => {
+describeRealData('mergeBars', () => {
   it('dedups by ts, delivers newer revisions as corrections and past holes as late', () => {
     const s = all.slice(0, 10);
     const first = mergeBars(emptyMergeState(), [4, 0, 1, 2].map((i) => synced('v', s[i] as BarRow)), 3_600_000);
@@ -80,7 +80,7 @@ describe('mergeBars', () => {
   });
 });
 
-describe('dataSync machine with simulated effects', () => {
+describeRealData('dataSync machine with simulated effects', () => {
   type Scenario = 'before' | 'at' | 'after';
   // History holds bars 0..99 (watermark = bar 99); the live stream starts at 90, 99 or 110.
   const liveStart: Record<Scenario, number> = { before: 90, at: 99, after: 110 };
@@ -149,7 +149,7 @@ describe('dataSync machine with simulated effects', () => {
   }
 });
 
-describe('dataSync on nats-server + PostgreSQL', () => {
+describeRealData('dataSync on nats-server + PostgreSQL', () => {
   let sys: TestSystem;
   let history: HistoryDir;
 

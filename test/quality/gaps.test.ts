@@ -1,7 +1,7 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { readBarsCsv, type BarRow } from '../../market/index.ts';
 import { checkSilence, createCalendar, findTimeGaps, observeBar, type DetectorState, type Gap, type GapScope } from '../../quality/index.ts';
-import { BTCUSDT_CSV } from '../market/shared-data.ts';
+import { BTCUSDT_CSV, describeRealData } from '../market/shared-data.ts';
 import { carve, expectedGap, standardCarves } from './carve.ts';
 
 const MIN = 60_000;
@@ -13,7 +13,7 @@ beforeAll(async () => {
   all = (await readBarsCsv(BTCUSDT_CSV)).bars;
 });
 
-describe('time gaps on the always calendar', () => {
+describeRealData('time gaps on the always calendar', () => {
   it('finds no gap in the whole BTCUSDT file (continuous by its README)', () => {
     expect(all.length).toBe(30_900);
     const first = all[0]?.ts ?? 0;
@@ -48,7 +48,7 @@ describe('time gaps on the always calendar', () => {
   });
 });
 
-describe('incremental detection (what the backfill actor runs per bar)', () => {
+describeRealData('incremental detection (what the backfill actor runs per bar)', () => {
   it('reports each inner carved hole once, ignores late and duplicate bars', () => {
     const slice = all.slice(0, 2 * 1_440);
     const carves = standardCarves(slice);

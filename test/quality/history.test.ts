@@ -1,9 +1,9 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createCsvDirHistory, HistoryUnavailableError, type HistoryProvider } from '../../quality/index.ts';
-import { BTCUSDT_CSV, DAILY_CSV } from '../market/shared-data.ts';
+import { BTCUSDT_CSV, DAILY_CSV, describeRealData } from '../market/shared-data.ts';
 
 let dir: string;
 let provider: HistoryProvider;
@@ -22,7 +22,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('CSV directory history', () => {
+describeRealData('CSV directory history', () => {
   it('reads <dir>/<venue>/<symbol>.csv, inclusive bounds, exact values', async () => {
     const from = Date.parse('2024-03-01T00:00:00Z');
     const bars = await provider.fetchBars('binance', 'BTCUSDT', from, from + 2 * 60_000);

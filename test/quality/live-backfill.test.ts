@@ -1,5 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startMarketSync, type MarketSyncHandle } from '../../actors/market-sync.service.ts';
 import { startQualitySupervisor, type QualitySupervisorHandle, type QualitySettings } from '../../actors/quality-supervisor.service.ts';
 import { readBarsCsv, tickMessages, type BarRow } from '../../market/index.ts';
@@ -8,7 +8,7 @@ import { listGaps } from '../../sql/gaps.repo.ts';
 import { readBars } from '../../sql/index.ts';
 import { listQualityReports } from '../../sql/quality.repo.ts';
 import { publishPipelined, subjects } from '../../streams/index.ts';
-import { BTCUSDT_CSV } from '../market/shared-data.ts';
+import { BTCUSDT_CSV, describeRealData } from '../market/shared-data.ts';
 import { eventually, readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { carve, expectedGap, standardCarves, type Carve } from './carve.ts';
@@ -69,7 +69,7 @@ beforeAll(async () => {
   all = (await readBarsCsv(BTCUSDT_CSV)).bars;
 });
 
-describe('live replay with carved gaps -> backfill from CSV history', () => {
+describeRealData('live replay with carved gaps -> backfill from CSV history', () => {
   let sys: TestSystem;
   let history: HistoryDir;
   let market: MarketSyncHandle;
@@ -160,7 +160,7 @@ describe('live replay with carved gaps -> backfill from CSV history', () => {
   });
 });
 
-describe('whole BTCUSDT file replayed live through marketSync and the quality supervisor', () => {
+describeRealData('whole BTCUSDT file replayed live through marketSync and the quality supervisor', () => {
   let sys: TestSystem;
 
   beforeAll(async () => {

@@ -1,19 +1,20 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { loadSettings } from '../../config/index.ts';
 import { parseQualitySettings, QualitySettingsError, startQualitySupervisor } from '../../actors/quality-supervisor.service.ts';
 import { readBarsCsv, type BarRow } from '../../market/index.ts';
 import { QualityBoard } from '../../quality/index.ts';
 import { listGaps } from '../../sql/gaps.repo.ts';
 import { listQualityReports } from '../../sql/quality.repo.ts';
 import { ensureTopology, msgIds, publishPipelined, subjects, type Bar } from '../../streams/index.ts';
-import { BTCUSDT_CSV } from '../market/shared-data.ts';
+import { BTCUSDT_CSV, describeRealData } from '../market/shared-data.ts';
 import { eventually } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { storeLiveBars } from './fixtures.ts';
 
-describe('parseQualitySettings', () => {
+describeRealData('parseQualitySettings', () => {
   it('has documented defaults', () => {
-    const q = parseQualitySettings({});
+    const q = parseQualitySettings(loadSettings({}));
     expect(q).toMatchObject({
       historyDir: undefined, interpolate: false, silenceTimeoutMs: 300_000, liveLagMs: 86_400_000, calendars: {},
       expectedStart: { by: {} }, fillAttempts: 4, retryMinMs: 1_000, retryMaxMs: 60_000, windowMs: 900_000, durable: 'quality_supervisor',
@@ -22,12 +23,12 @@ describe('parseQualitySettings', () => {
   });
 
   it('reads calendars per venue and expected starts for all, a venue or a venue.symbol', () => {
-    const q = parseQualitySettings({
+    const q = parseQualitySettings(loadSettings({
       QUALITY_CALENDARS: 'nyse=nyse, binance=always',
       QUALITY_EXPECTED_START: '2024-03-01T00:00:00Z,nyse=2019-01-02,binance.BTCUSDT=1709251260000',
       QUALITY_INTERPOLATE: 'true',
       QUALITY_SILENCE_TIMEOUT_MS: '0',
-    });
+    }));
     expect(q.calendars).toEqual({ nyse: 'nyse', binance: 'always' });
     expect(q.expectedStart).toEqual({ all: Date.parse('2024-03-01T00:00:00Z'), by: { nyse: Date.parse('2019-01-02'), 'binance.BTCUSDT': 1_709_251_260_000 } });
     expect(q.interpolate).toBe(true);
@@ -35,14 +36,15 @@ describe('parseQualitySettings', () => {
   });
 
   it('names the variable of every bad value', () => {
-    const bad = () => parseQualitySettings({ QUALITY_CALENDARS: 'x=lunar', QUALITY_EXPECTED_START: 'soon' });
+    const bad = () => parseQualitySettings(loadSettings({ QUALITY_CALENDARS: 'x=lunar', QUALITY_EXPECTED_START: 'soon' }));
     expect(bad).toThrow(QualitySettingsError);
     expect(bad).toThrow(/QUALITY_CALENDARS: "x=lunar".*\n.*QUALITY_EXPECTED_START: "soon"/);
-    expect(() => parseQualitySettings({ QUALITY_FILL_ATTEMPTS: '0' })).toThrow(/QUALITY_FILL_ATTEMPTS/);
+    expect(() => loadSettings({ QUALITY_FILL_ATTEMPTS: '0' }), 'loadSettings validates each value').toThrow(/QUALITY_FILL_ATTEMPTS/);
+    expect(() => parseQualitySettings(loadSettings({ QUALITY_RETRY_MIN_MS: '5000', QUALITY_RETRY_MAX_MS: '1000' }))).toThrow(/QUALITY_RETRY_MAX_MS/);
   });
 });
 
-describe('quality supervisor on nats-server + PostgreSQL', () => {
+describeRealData('quality supervisor on nats-server + PostgreSQL', () => {
   let sys: TestSystem;
   let bars: BarRow[];
   beforeAll(async () => {

@@ -5,9 +5,10 @@ import { readBars, tickMessages, type BarRow } from '../../market/index.ts';
 import type { Db } from '../../sql/index.ts';
 import { publishPipelined, type TimedMessage } from '../../streams/index.ts';
 import { readStream } from '../helpers/stream-reader.ts';
+import { BTCUSDT_CSV } from '../market/shared-data.ts';
 
 /** The real BTCUSDT March 2024 file (never copied into the project). */
-export const BTC_CSV = '../shared/data/btcusdt_binance_spot_1m_2024-03.csv';
+export const BTC_CSV = BTCUSDT_CSV;
 
 /** Bars a symbol needs before its first prediction (default spec: volWindow 30 + lookback 24). */
 export const WARMUP_BARS = 53;

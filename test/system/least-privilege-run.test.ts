@@ -1,17 +1,15 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createPool } from '../../sql/index.ts';
-import { BTCUSDT_CSV } from '../market/shared-data.ts';
+import { BTCUSDT_CSV, describeRealData } from '../market/shared-data.ts';
 import { NatsServer } from '../helpers/nats-server.ts';
 import { adminQuery, adminUrl } from '../helpers/postgres.ts';
 
 const BARS = 150;
-const missingData = existsSync(BTCUSDT_CSV) ? undefined : `the shared data file ${BTCUSDT_CSV} is missing (no ../shared beside this checkout)`;
-if (missingData) console.warn(`skipping test/system/least-privilege-run.test.ts: ${missingData}`);
 
 function runCli(args: string[], env: NodeJS.ProcessEnv) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
@@ -56,7 +54,7 @@ function expectOneLineError(r: { code: number | null; stderr: string }, password
   expect(r.stderr, 'the password is never printed').not.toContain(password);
 }
 
-describe.skipIf(missingData !== undefined)('signals run as a least-privileged role that owns its database (real CLI, real data)', () => {
+describeRealData('signals run as a least-privileged role that owns its database (real CLI, real data)', () => {
   const suffix = randomBytes(4).toString('hex');
   const owner = `signals_app_${suffix}`;
   const guest = `signals_guest_${suffix}`;

@@ -1,16 +1,15 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { mulberry32 } from '../../market/index.ts';
 import { readBars } from '../../sql/index.ts';
 import type { Bar } from '../../streams/index.ts';
 import { readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
-import { BTCUSDT_CSV } from '../market/shared-data.ts';
+import { describeRealData } from '../market/shared-data.ts';
 import { btcSlice, ledger, spawnSystem, tableDuplicates, WARMUP_BARS, type SystemProcess } from './harness.ts';
 
-const missingData = existsSync(BTCUSDT_CSV) ? undefined : `the shared data file ${BTCUSDT_CSV} is missing (no ../shared beside this checkout)`;
 const BARS = 200;
 const KILLS = Number(process.env.NATS_KILLS ?? 20);
 const SEED = Number(process.env.NATS_KILL_SEED ?? Date.now() % 1_000_000);
@@ -22,7 +21,7 @@ const VENUE = 'killv';
  * predictions and weights are in flight each time. The process must stay up and
  * finish, and everything must be there exactly once.
  */
-describe.skipIf(missingData !== undefined)(`signals run through ${KILLS} nats-server kills (seed ${SEED})`, () => {
+describeRealData(`signals run through ${KILLS} nats-server kills (seed ${SEED})`, () => {
   let sys: TestSystem;
   let dir: string;
   let proc: SystemProcess | undefined;
@@ -62,7 +61,10 @@ describe.skipIf(missingData !== undefined)(`signals run through ${KILLS} nats-se
       downs.push(Date.now() - t0);
     }
     const exit = await Promise.race([run.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 150_000))]);
-    expect(exit, `the run ended by itself; output tail:\n${run.output().slice(-3_000)}`).toEqual({ code: 0, signal: null });
+    // The whole log, for a failure: the tail alone rarely shows where it went wrong.
+    const logFile = join(tmpdir(), `nats-kills-${SEED}.log`);
+    writeFileSync(logFile, run.output());
+    expect(exit, `the run ended by itself (whole log: ${logFile}); output tail:\n${run.output().slice(-3_000)}`).toEqual({ code: 0, signal: null });
     expect(downs.length, 'kills done while the replay ran').toBeGreaterThanOrEqual(Math.min(KILLS, 10));
 
     const stored = await readBars(sys.db, VENUE, 'BTCUSDT');

@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ensureTopology } from '../../streams/index.ts';
 import { adminQuery } from '../helpers/postgres.ts';
 import { eventually } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { btcSlice, ledger, publishFeed, spawnSystem, tableDuplicates, tickFeed, WARMUP_BARS, weightsScored, type SystemProcess } from './harness.ts';
+import { describeRealData } from '../market/shared-data.ts';
 
 const SYMBOLS = ['BTCUSDT', 'BTCUSDT_B'];
 const BARS = 100;
@@ -14,7 +15,7 @@ const BARS = 100;
  * retries and recovers by itself (same process, no child restarted), and ends
  * with every tick, bar and prediction exactly once.
  */
-describe('outages of the servers under the running system', () => {
+describeRealData('outages of the servers under the running system', () => {
   let sys: TestSystem;
   let env: NodeJS.ProcessEnv;
   let proc: SystemProcess | undefined;

@@ -1,5 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSystem, type SystemHandle } from '../../actors/system.service.ts';
 import { POISON_MAX_FAILURES } from '../../actors/predictor.logic.ts';
 import { barMessage } from '../../market/index.ts';
@@ -8,6 +8,7 @@ import { deadLetterSchema, ensureTopology, publishPipelined } from '../../stream
 import { eventually, readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { btcSlice, ledger, tableDuplicates, WARMUP_BARS } from './harness.ts';
+import { describeRealData } from '../market/shared-data.ts';
 
 const VENUE = 'poisonv';
 
@@ -28,7 +29,7 @@ function poisoned(models: ModelSource): ModelSource {
  * POISON_MAX_FAILURES failed handlings it is dead-lettered with reason 'poison'. The
  * system stays healthy and every other bar is predicted exactly once.
  */
-describe('a child actor that throws on a poison message', () => {
+describeRealData('a child actor that throws on a poison message', () => {
   let sys: TestSystem;
   let system: SystemHandle | undefined;
   beforeAll(async () => {

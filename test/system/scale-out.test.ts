@@ -1,10 +1,11 @@
 import type { KV } from '@nats-io/kv';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { claimValueSchema, processToken, rendezvousOwner } from '../../actors/work-claims.ts';
 import { ensureTopology, KV_BUCKETS, openBucket } from '../../streams/index.ts';
 import { eventually } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { btcSlice, ledger, publishFeed, spawnSystem, tableDuplicates, tickFeed, WARMUP_BARS, weightsScored, type Ledger, type SystemProcess } from './harness.ts';
+import { describeRealData } from '../market/shared-data.ts';
 
 const SYMBOLS = ['SYMA', 'SYMB', 'SYMC', 'SYMD', 'SYME', 'SYMF', 'SYMG', 'SYMH'];
 const BARS = 120;
@@ -99,7 +100,7 @@ async function claimOwners(kv: KV, presence = false): Promise<Map<string, number
  * warm-up was predicted exactly once overall (messages in SIGNALS by msg id and
  * by (symbol, ts), rows in `predictions`).
  */
-describe('scale-out: two processes, one killed', () => {
+describeRealData('scale-out: two processes, one killed', () => {
   let sys: TestSystem;
   let env: NodeJS.ProcessEnv;
   const procs: SystemProcess[] = [];

@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { mulberry32 } from '../../market/index.ts';
 import { ensureTopology } from '../../streams/index.ts';
 import { eventually } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { btcSlice, ledger, publishFeed, spawnSystem, tableDuplicates, tickFeed, WARMUP_BARS, weightsScored, type SystemProcess } from './harness.ts';
+import { describeRealData } from '../market/shared-data.ts';
 
 const VENUE = 'killv';
 const SYMBOLS = ['BTCUSDT', 'BTCUSDT_B'];
@@ -16,7 +17,7 @@ const KILLS = 5;
  * bar and prediction stored exactly once, and exactly one prediction message per
  * bar after warm-up in SIGNALS.
  */
-describe('SIGKILL of the system mid-replay', () => {
+describeRealData('SIGKILL of the system mid-replay', () => {
   let sys: TestSystem;
   let env: NodeJS.ProcessEnv;
   beforeAll(async () => {

@@ -1,15 +1,15 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { startBatchConsumer } from '../actors/batch-consumer.ts';
-import type { Logger } from '../config/index.ts';
-import { FeatureBuilder, type FeatureSpec } from '../models/index.ts';
-import type { ModelSource } from '../prediction/model-source.ts';
-import { insertPredictions, type Db } from '../sql/index.ts';
-import { barSchema, decodeJson, ensureDurable, publishPipelined, subjects, wildcards, type Prediction, type PulledMsg } from '../streams/index.ts';
+import { startBatchConsumer } from '../../actors/batch-consumer.ts';
+import type { Logger } from '../../config/index.ts';
+import { FeatureBuilder, type FeatureSpec } from '../../models/index.ts';
+import type { ModelSource } from '../../prediction/index.ts';
+import { insertPredictions, type Db } from '../../sql/index.ts';
+import { barSchema, decodeJson, ensureDurable, publishPipelined, subjects, wildcards, type Prediction, type PulledMsg } from '../../streams/index.ts';
 
 /**
  * A minimal predictor loop over any `ModelSource`, for the hot-swap benchmark and
- * the lifecycle tests (the hybrid predictor of issue 5 is the production one):
+ * the lifecycle tests (the hybrid predictor is the production one):
  * consumes closed bars, takes ONE snapshot per batch (the bar boundary where a
  * swap may land), predicts with the pretrained `any` model, publishes each
  * prediction with its dedup id, stores it, then acks. Every prediction names

@@ -1,7 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Logger, Settings } from '../config/index.ts';
-import { insertPredictions, readBars, upsertBars, withTransaction, type Db } from '../sql/index.ts';
+import type { Logger, Settings } from '../../config/index.ts';
+import { insertPredictions, readBars, upsertBars, withTransaction, type Db } from '../../sql/index.ts';
 import {
   ackPublisher,
   ensureDurable,
@@ -13,10 +13,10 @@ import {
   type DecodeFailure,
   type Prediction,
   type PulledMsg,
-} from '../streams/index.ts';
-import { startBatchConsumer, type BatchConsumerHandle } from './batch-consumer.ts';
-import { validateBar } from './bar-validation.ts';
-import { deadLetter } from './dead-letter.ts';
+} from '../../streams/index.ts';
+import { startBatchConsumer, type BatchConsumerHandle } from '../../actors/batch-consumer.ts';
+import { validateBar } from '../../actors/bar-validation.ts';
+import { deadLetter } from '../../actors/dead-letter.ts';
 import { EwmaForecaster } from './ewma-forecaster.ts';
 
 export type BaselinePredictorDeps = { nc: NatsConnection; db: Db; settings: Settings; log: Logger; durable?: string };
