@@ -18,13 +18,13 @@
 // Exit code 1 when a check fails.
 import { parseArgs } from 'node:util';
 import { jetstream } from '@nats-io/jetstream';
-import { startMarketSync } from '../actors/market-sync.service.ts';
-import { startPredictors } from '../actors/predictor.service.ts';
-import { KvModelSource } from '../lifecycle/kv-model-source.ts';
-import { activateVersion, registerCandidate } from '../lifecycle/registry.ts';
+import { startMarketSync } from '../actors/ingest/index.ts';
+import { startPredictors } from '../actors/prediction/index.ts';
+import { KvModelSource } from '../actors/lifecycle/index.ts';
+import { activateVersion, registerCandidate } from '../actors/lifecycle/index.ts';
 import { startServingLoop } from './support/serving-loop.ts';
-import { percentile } from '../lifecycle/verification.ts';
-import { GLOBAL_SCOPE } from '../lifecycle/versions.ts';
+import { percentile } from '../actors/lifecycle/index.ts';
+import { GLOBAL_SCOPE } from '../actors/lifecycle/index.ts';
 import { barToTicks, synthBars } from '../market/index.ts';
 import {
   buildWindows,

@@ -30,7 +30,7 @@ import {
   StaticModelSource,
   type AdaptationOutcome,
   type PairedDiff,
-} from '../prediction/index.ts';
+} from '../actors/prediction/index.ts';
 import { LocalGateSink } from './support/local-gate-sink.ts';
 
 const { values } = parseArgs({

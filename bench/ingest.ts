@@ -10,7 +10,7 @@
 // same run, on the same machine state), and their medians.
 import { parseArgs } from 'node:util';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { startMarketSync } from '../actors/market-sync.service.ts';
+import { startMarketSync } from '../actors/ingest/index.ts';
 import { insertTicks, withTransaction } from '../sql/index.ts';
 import { msgIds, publishPipelined, subjects, type Tick } from '../streams/index.ts';
 import { startTestSystem } from '../test/helpers/system.ts';

@@ -12,8 +12,8 @@
 import { parseArgs } from 'node:util';
 import { jetstream } from '@nats-io/jetstream';
 import { createActor, SimulatedClock, waitFor } from 'xstate';
-import { backfillMachine } from '../actors/backfill.actor.ts';
-import { createBackfillActors } from '../actors/backfill.logic.ts';
+import { backfillMachine } from '../actors/quality/index.ts';
+import { createBackfillActors } from '../actors/quality/index.ts';
 import { readBarsCsv, type BarRow } from '../market/index.ts';
 import {
   checkWindow,
@@ -25,7 +25,7 @@ import {
   observeBar,
   type DetectorState,
   type GapScope,
-} from '../quality/index.ts';
+} from '../actors/quality/index.ts';
 import { ensureTopology } from '../streams/index.ts';
 import { startTestSystem } from '../test/helpers/system.ts';
 import { BTCUSDT_CSV } from '../test/market/shared-data.ts';

@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { z } from 'zod';
 import { startBaselinePredictor } from './support/baseline-predictor.ts';
-import { startMarketSync } from '../actors/market-sync.service.ts';
+import { startMarketSync } from '../actors/ingest/index.ts';
 import { bindMarketSync, createOpsMetrics, databaseCheck, HealthChecks, MARKET_SYNC_READY_STATES, natsCheck, observeBus, startOpsServer, stateCheck, stateName } from '../ops/index.ts';
 import { decodeJson, epochMs, msgIds, parseScopedSubject, publishPipelined, subjects, type OutboundMessage, type Tick } from '../streams/index.ts';
 import { startTestSystem } from '../test/helpers/system.ts';

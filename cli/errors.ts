@@ -1,4 +1,4 @@
-import { EXIT, type ExitCode } from '../config/exit-codes.ts';
+import { EXIT, type ExitCode } from '../config/index.ts';
 
 export { EXIT, type ExitCode };
 

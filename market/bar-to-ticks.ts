@@ -1,4 +1,4 @@
-import type { Tick } from '../streams/messages.schema.ts';
+import type { Tick } from '../streams/index.ts';
 import { formatUnits, splitUnits, toDecimalUnits } from './decimal.ts';
 import type { BarRow } from './types.ts';
 

@@ -1,4 +1,4 @@
-import { EXIT } from '../config/exit-codes.ts';
+import { EXIT } from '../config/index.ts';
 
 export type BarsFileErrorReason =
   | 'not_found'

@@ -1,5 +1,5 @@
 import { msgIds, subjects, type Bar } from '../streams/index.ts';
-import type { TimedMessage } from '../streams/paced-publish.ts';
+import type { TimedMessage } from '../streams/index.ts';
 import { barToTicks } from './bar-to-ticks.ts';
 import { synthBars, type SynthBar, type SynthOptions } from './synth.ts';
 import type { BarRow } from './types.ts';

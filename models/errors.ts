@@ -1,4 +1,4 @@
-import { EXIT, type ExitCode } from '../config/exit-codes.ts';
+import { EXIT, type ExitCode } from '../config/index.ts';
 
 /**
  * Typed errors of the model layer. Each carries the CLI exit code it maps to

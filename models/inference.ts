@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { loadModelArtifact } from '../sql/model-artifacts.repo.ts';
+import { loadModelArtifact } from '../sql/index.ts';
 import { decodeModel, loadModelDir, unpackArtifact } from './artifact-io.ts';
 import { ModelNotFoundError, RunIdMismatchError, ShapeMismatchError } from './errors.ts';
 import { buildWindows } from './features.ts';

@@ -1,7 +1,6 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Counter } from 'prom-client';
-import type { MarketSyncStats } from '../actors/market-sync.actor.ts';
 import type { Logger } from '../config/index.ts';
 import type { Alerter } from './alerts.ts';
 import type { OpsMetrics } from './metrics.ts';
@@ -16,10 +15,21 @@ export function stateName(value: unknown): string {
   return String(value);
 }
 
+/** The marketSync counters the ingest metrics are fed from (a structural subset of its stats, so ops needs no actor code). */
+export type IngestCounters = {
+  batches: number;
+  stored: number;
+  invalid: number;
+  duplicates: number;
+  conflicts: number;
+  barsPublished: number;
+  lastBatchMs: number;
+};
+
 /** What `bindMarketSync` needs of the marketSync actor (an XState actor ref). */
 export type MarketSyncLike = {
-  getSnapshot(): { value: unknown; context: { stats: MarketSyncStats } };
-  subscribe(observer: (snapshot: { value: unknown; context: { stats: MarketSyncStats } }) => void): { unsubscribe(): void };
+  getSnapshot(): { value: unknown; context: { stats: IngestCounters } };
+  subscribe(observer: (snapshot: { value: unknown; context: { stats: IngestCounters } }) => void): { unsubscribe(): void };
 };
 
 /** marketSync states in which the process counts as ready (catching up is ready: it is working). */

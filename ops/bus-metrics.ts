@@ -2,7 +2,7 @@ import type { KvWatchEntry } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { z } from 'zod';
 import type { Logger } from '../config/index.ts';
-import { gapEventSchema, qualityMessageSchema } from '../quality/index.ts';
+import { gapEventSchema, qualityMessageSchema } from '../actors/quality/index.ts';
 import { decodeJson, epochMs, KV_BUCKETS, modelActiveSchema, openBucket, parseScopedSubject, subjects } from '../streams/index.ts';
 import type { OpsMetrics } from './metrics.ts';
 

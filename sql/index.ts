@@ -8,3 +8,7 @@ export * from './ingest-state.repo.ts';
 export * from './predictions.repo.ts';
 export * from './prediction-accuracy.repo.ts';
 export * from './snapshots.repo.ts';
+export * from './gaps.repo.ts';
+export * from './model-artifacts.repo.ts';
+export * from './quality.repo.ts';
+export * from './registry.repo.ts';

@@ -11,3 +11,7 @@ export * from './paced-publish.ts';
 export * from './bar-follower.ts';
 export * from './dead-letter-size.ts';
 export * from './resilient-publish.ts';
+export * from './backoff.ts';
+export * from './batch-consumer.ts';
+export * from './dead-letter.ts';
+export * from './work-claims.ts';

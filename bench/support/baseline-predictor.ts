@@ -14,9 +14,9 @@ import {
   type Prediction,
   type PulledMsg,
 } from '../../streams/index.ts';
-import { startBatchConsumer, type BatchConsumerHandle } from '../../actors/batch-consumer.ts';
-import { validateBar } from '../../actors/bar-validation.ts';
-import { deadLetter } from '../../actors/dead-letter.ts';
+import { startBatchConsumer, type BatchConsumerHandle } from '../../streams/index.ts';
+import { validateBar } from '../../actors/quality/index.ts';
+import { deadLetter } from '../../streams/index.ts';
 import { EwmaForecaster } from './ewma-forecaster.ts';
 
 export type BaselinePredictorDeps = { nc: NatsConnection; db: Db; settings: Settings; log: Logger; durable?: string };

@@ -6,7 +6,7 @@ import {
   type ModelSource,
   type OnlineModelSlot,
   type ServingModel,
-} from '../../prediction/index.ts';
+} from '../../actors/prediction/index.ts';
 
 /*
  * A stand-in for the model lifecycle's candidate sink, for the walk-forward benchmark

@@ -1,9 +1,9 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { startBatchConsumer } from '../../actors/batch-consumer.ts';
+import { startBatchConsumer } from '../../streams/index.ts';
 import type { Logger } from '../../config/index.ts';
 import { FeatureBuilder, type FeatureSpec } from '../../models/index.ts';
-import type { ModelSource } from '../../prediction/index.ts';
+import type { ModelSource } from '../../actors/prediction/index.ts';
 import { insertPredictions, type Db } from '../../sql/index.ts';
 import { barSchema, decodeJson, ensureDurable, publishPipelined, subjects, wildcards, type Prediction, type PulledMsg } from '../../streams/index.ts';
 

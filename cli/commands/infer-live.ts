@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { FeatureBuilder, type NeuralPredictor } from '../../models/index.ts';
-import { specOf } from '../../models/preprocessor.ts';
+import { specOf } from '../../models/index.ts';
 import { readLastBars, type Db } from '../../sql/index.ts';
 import { barSchema, decodeJson, subjects } from '../../streams/index.ts';
 

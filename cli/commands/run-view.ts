@@ -1,4 +1,4 @@
-import type { SystemStatus } from '../../actors/system.service.ts';
+import type { SystemStatus } from '../../actors/system/index.ts';
 import type { PredictionAccuracy } from '../../sql/index.ts';
 
 const fmt = (n: number | undefined): string => (n === undefined ? '-' : Math.round(n).toLocaleString('en-US'));

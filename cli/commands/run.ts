@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { retryWaiter } from '../../actors/backoff.ts';
-import { startSystem, type SystemHandle } from '../../actors/system.service.ts';
+import { retryWaiter } from '../../streams/index.ts';
+import { startSystem, type SystemHandle } from '../../actors/system/index.ts';
 import { createRootLogger, loadSettings, redactUrl, type Logger, type Settings } from '../../config/index.ts';
 import { interleavedSynthTicks, readBars, synthSymbol, tickMessages, type SynthOptions } from '../../market/index.ts';
 import { createPool, ensureDatabase, migrate, MS_TO_TS, predictionAccuracy, type Db } from '../../sql/index.ts';

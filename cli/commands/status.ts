@@ -1,6 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { SystemStatus } from '../../actors/system.service.ts';
+import type { SystemStatus } from '../../actors/system/index.ts';
 import { loadSettings, redactUrl, type Settings } from '../../config/index.ts';
 import { createPool, type Db } from '../../sql/index.ts';
 import { connectNats, KV_BUCKETS, modelActiveSchema, openBucket } from '../../streams/index.ts';

@@ -13,7 +13,7 @@ import {
   type TrainRunConfig,
 } from '../../models/index.ts';
 import { createPool, readBars } from '../../sql/index.ts';
-import { saveModelArtifact } from '../../sql/model-artifacts.repo.ts';
+import { saveModelArtifact } from '../../sql/index.ts';
 import { isToken } from '../../streams/index.ts';
 import { intFlag, numberFlag, parseFlags, requireFlag, type CliCommand } from '../command.ts';
 import { EXIT, UsageError } from '../errors.ts';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { PubAck } from '@nats-io/jetstream';
 import { describe, expect, it } from 'vitest';
-import { retryWaiter } from '../../actors/backoff.ts';
+import { retryWaiter } from '../../streams/backoff.ts';
 import {
   deadLetterSchema,
   encodeJson,

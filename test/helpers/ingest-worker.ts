@@ -1,6 +1,6 @@
 // A marketSync process for crash tests: runs until SIGTERM/SIGINT (clean stop) or SIGKILL.
 // Settings come from the environment (NATS_URL, DATABASE_URL, BAR_GRACE_MS, ...).
-import { startMarketSync } from '../../actors/market-sync.service.ts';
+import { startMarketSync } from '../../actors/ingest/market-sync.ts';
 import { createRootLogger, loadSettings } from '../../config/index.ts';
 import { createPool } from '../../sql/index.ts';
 import { connectNats } from '../../streams/index.ts';

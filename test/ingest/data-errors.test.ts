@@ -1,7 +1,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IngestPipeline } from '../../actors/ingest-pipeline.ts';
-import { startMarketSync, type MarketSyncHandle } from '../../actors/market-sync.service.ts';
+import { IngestPipeline } from '../../actors/ingest/ingest-pipeline.ts';
+import { startMarketSync, type MarketSyncHandle } from '../../actors/ingest/market-sync.ts';
 import { bindMarketSync, createOpsMetrics } from '../../ops/index.ts';
 import { checkout, countTicks, insertTicks, readBars, withTransaction } from '../../sql/index.ts';
 import { ackPublisher, publishPipelined, subjects, type DeadLetter, type Tick } from '../../streams/index.ts';

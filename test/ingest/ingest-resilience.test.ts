@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMarketSync, type MarketSyncHandle } from '../../actors/market-sync.service.ts';
+import { startMarketSync, type MarketSyncHandle } from '../../actors/ingest/market-sync.ts';
 import { createAlerter, stateName } from '../../ops/index.ts';
 import { countTicks } from '../../sql/index.ts';
 import { deadLetterSchema, msgIds, type DeadLetter, type Tick } from '../../streams/index.ts';

@@ -1,6 +1,6 @@
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMarketSync, type MarketSyncHandle } from '../../actors/market-sync.service.ts';
+import { startMarketSync, type MarketSyncHandle } from '../../actors/ingest/market-sync.ts';
 import { readBars, countTicks } from '../../sql/index.ts';
 import { ackPublisher, encodeJson, msgIds, publishPipelined, subjects, type Bar, type DeadLetter, type Tick } from '../../streams/index.ts';
 import { eventually, readStream } from '../helpers/stream-reader.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { BarLane, type LaneBar } from '../../actors/bar-lane.ts';
-import { MinuteTracker, type SeriesState } from '../../actors/minute-tracker.ts';
-import { compareBytes, OpenBarBook } from '../../actors/open-bars.ts';
+import { BarLane, type LaneBar } from '../../actors/ingest/bar-lane.ts';
+import { MinuteTracker, type SeriesState } from '../../actors/ingest/minute-tracker.ts';
+import { compareBytes, OpenBarBook } from '../../actors/ingest/open-bars.ts';
 import type { Tick } from '../../streams/index.ts';
 
 const T0 = Date.UTC(2024, 2, 1, 0, 0);

@@ -1,6 +1,6 @@
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startMarketSync } from '../../actors/market-sync.service.ts';
+import { startMarketSync } from '../../actors/ingest/market-sync.ts';
 import { barToTicks, readBarsCsv, type BarRow } from '../../market/index.ts';
 import { adminQuery } from '../helpers/postgres.ts';
 import { countTicks, readBars } from '../../sql/index.ts';

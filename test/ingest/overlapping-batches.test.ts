@@ -1,6 +1,6 @@
 import { AckPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IngestPipeline } from '../../actors/ingest-pipeline.ts';
+import { IngestPipeline } from '../../actors/ingest/ingest-pipeline.ts';
 import { encodeJson, ensureDurable, ensureTopology, subjects, type DeadLetter, type Tick } from '../../streams/index.ts';
 import { eventually, readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';

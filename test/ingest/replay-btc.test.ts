@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { BarLane, type LaneBar } from '../../actors/bar-lane.ts';
-import { startMarketSync } from '../../actors/market-sync.service.ts';
-import { sameBar } from '../../actors/predictor-fast-lane.ts';
+import { BarLane, type LaneBar } from '../../actors/ingest/bar-lane.ts';
+import { startMarketSync } from '../../actors/ingest/market-sync.ts';
+import { sameBar } from '../../actors/prediction/predictor-fast-lane.ts';
 import { barToTicks, readBarsCsv, type BarRow } from '../../market/index.ts';
 import { countTicks, readBars } from '../../sql/index.ts';
 import { msgIds, publishPipelined, subjects, type Bar, type Tick } from '../../streams/index.ts';
@@ -83,7 +83,7 @@ describeRealData('replaying the BTCUSDT file as ticks through the real path', ()
     const ticks = ticksOf(slice, 'crash', 'BTCUSDT');
     // A first process stores a batch and dies before acking: its connection closes with the batch unacked.
     const { connectNats } = await import('../../streams/index.ts');
-    const { IngestPipeline } = await import('../../actors/ingest-pipeline.ts');
+    const { IngestPipeline } = await import('../../actors/ingest/ingest-pipeline.ts');
     const { ensureDurable } = await import('../../streams/index.ts');
     const { jetstreamManager } = await import('@nats-io/jetstream');
     const nc1 = await connectNats(sys.settings, 'doomed');

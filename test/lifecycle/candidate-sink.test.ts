@@ -1,11 +1,11 @@
 import type { KV } from '@nats-io/kv';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { ModelEvent } from '../../lifecycle/events.schema.ts';
-import { KvModelSource } from '../../lifecycle/kv-model-source.ts';
-import { RegistryCandidateSink } from '../../lifecycle/registry-candidate-sink.ts';
-import { activateVersion, registerCandidate, type RegistryEnv } from '../../lifecycle/registry.ts';
+import type { ModelEvent } from '../../actors/lifecycle/events.schema.ts';
+import { KvModelSource } from '../../actors/lifecycle/kv-model-source.ts';
+import { RegistryCandidateSink } from '../../actors/lifecycle/registry-candidate-sink.ts';
+import { activateVersion, registerCandidate, type RegistryEnv } from '../../actors/lifecycle/registry.ts';
 import { buildWindows, decodeModel, NeuralPredictor, unpackArtifact, windowAt } from '../../models/index.ts';
-import type { FineTuneCandidate } from '../../prediction/index.ts';
+import type { FineTuneCandidate } from '../../actors/prediction/index.ts';
 import { getVersion } from '../../sql/registry.repo.ts';
 import { modelActiveSchema } from '../../streams/index.ts';
 import { eventually, readStream } from '../helpers/stream-reader.ts';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { KV } from '@nats-io/kv';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { registerCandidate, type RegistryEnv } from '../../lifecycle/registry.ts';
+import { registerCandidate, type RegistryEnv } from '../../actors/lifecycle/registry.ts';
 import { getVersion } from '../../sql/registry.repo.ts';
 import { modelActiveSchema, retrainCommandSchema } from '../../streams/index.ts';
 import { readStream } from '../helpers/stream-reader.ts';

@@ -11,7 +11,7 @@ import {
 } from '../../models/index.ts';
 import { upsertBars, withTransaction } from '../../sql/index.ts';
 import { KV_BUCKETS, ensureTopology, openBucket, type Bar } from '../../streams/index.ts';
-import type { RegistryEnv } from '../../lifecycle/registry.ts';
+import type { RegistryEnv } from '../../actors/lifecycle/registry.ts';
 import type { TestSystem } from '../helpers/system.ts';
 import { btcBars, tempDir } from '../models/fixtures.ts';
 

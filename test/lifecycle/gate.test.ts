@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decideGate, dropPct, type GateMetrics } from '../../lifecycle/gate.ts';
-import { compareVersions, FIRST_VERSION, majorFor, nextVersion, parseVersion } from '../../lifecycle/versions.ts';
-import { feedbackDue } from '../../lifecycle/retrain.ts';
+import { decideGate, dropPct, type GateMetrics } from '../../actors/lifecycle/gate.ts';
+import { compareVersions, FIRST_VERSION, majorFor, nextVersion, parseVersion } from '../../actors/lifecycle/versions.ts';
+import { feedbackDue } from '../../actors/lifecycle/retrain.ts';
 
 const m = (rocAuc: number | null, f1: number | null, rmse = 0.001, directionAccuracy = 0.55): GateMetrics => ({ n: 500, rocAuc, f1, rmse, directionAccuracy });
 // Baselines: naive-zero has the best RMSE (0.0011), naive-ewma the best AUC (0.52).

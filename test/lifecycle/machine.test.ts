@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, waitFor } from 'xstate';
-import { modelLifecycleMachine, type LifecycleLoopEvent } from '../../actors/model-lifecycle.actor.ts';
-import { AutoRollbackMonitor, PushScoreFeed, type Degradation } from '../../lifecycle/auto-rollback.ts';
+import { modelLifecycleMachine, type LifecycleLoopEvent } from '../../actors/lifecycle/model-lifecycle.machine.ts';
+import { AutoRollbackMonitor, PushScoreFeed, type Degradation } from '../../actors/lifecycle/auto-rollback.ts';
 import { createRootLogger } from '../../config/index.ts';
 
 /** The machine alone: effects replaced by a scripted work loop. */

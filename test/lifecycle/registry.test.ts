@@ -1,17 +1,17 @@
 import type { KV } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModelEvent } from '../../lifecycle/events.schema.ts';
-import { activateVersion, LifecycleError, registerCandidate, rollback, type RegistryEnv } from '../../lifecycle/registry.ts';
+import type { ModelEvent } from '../../actors/lifecycle/events.schema.ts';
+import { activateVersion, LifecycleError, registerCandidate, rollback, type RegistryEnv } from '../../actors/lifecycle/registry.ts';
 import { sha256 } from '../../models/index.ts';
 import { countVersions, getVersion, listVersions } from '../../sql/registry.repo.ts';
 import { modelActiveSchema } from '../../streams/index.ts';
 import { readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { registryEnv } from './fixtures.ts';
-import { scheduleTick, DEFAULT_SCHEDULE } from '../../lifecycle/scheduler.ts';
+import { scheduleTick, DEFAULT_SCHEDULE } from '../../actors/lifecycle/scheduler.ts';
 import { retrainCommandSchema } from '../../streams/index.ts';
-import { WeightsScoreFeed } from '../../lifecycle/weights-score-feed.ts';
-import type { LiveScore } from '../../lifecycle/auto-rollback.ts';
+import { WeightsScoreFeed } from '../../actors/lifecycle/weights-score-feed.ts';
+import type { LiveScore } from '../../actors/lifecycle/auto-rollback.ts';
 import { encodeJson } from '../../streams/index.ts';
 import { eventually } from '../helpers/stream-reader.ts';
 

@@ -1,9 +1,9 @@
 import { jetstream } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startModelLifecycle, type ModelLifecycleHandle } from '../../actors/model-lifecycle.service.ts';
-import type { ModelEvent } from '../../lifecycle/events.schema.ts';
-import { childProcessTrainer, type Trainer } from '../../lifecycle/trainer.ts';
+import { startModelLifecycle, type ModelLifecycleHandle } from '../../actors/lifecycle/model-lifecycle.ts';
+import type { ModelEvent } from '../../actors/lifecycle/events.schema.ts';
+import { childProcessTrainer, type Trainer } from '../../actors/lifecycle/trainer.ts';
 import { getRetrainRun, getVersion, listVersions } from '../../sql/registry.repo.ts';
 import { modelActiveSchema, publishJson, retrainResultSchema, subjects, type RetrainCommand, type RetrainResult } from '../../streams/index.ts';
 import { eventually, readStream } from '../helpers/stream-reader.ts';

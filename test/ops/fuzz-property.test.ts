@@ -4,8 +4,8 @@ import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jets
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startMarketSync } from '../../actors/market-sync.service.ts';
-import { validateTick } from '../../actors/tick-validation.ts';
+import { startMarketSync } from '../../actors/ingest/market-sync.ts';
+import { validateTick } from '../../actors/ingest/tick-validation.ts';
 import { stateName } from '../../ops/index.ts';
 import { deadLetterSchema, msgIds } from '../../streams/index.ts';
 import { readStream } from '../helpers/stream-reader.ts';

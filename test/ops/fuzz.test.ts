@@ -1,6 +1,6 @@
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMarketSync, type MarketSyncHandle } from '../../actors/market-sync.service.ts';
+import { startMarketSync, type MarketSyncHandle } from '../../actors/ingest/market-sync.ts';
 import { mulberry32, type Prng } from '../../market/index.ts';
 import { stateName } from '../../ops/index.ts';
 import { deadLetterSchema, msgIds, type Tick } from '../../streams/index.ts';

@@ -2,12 +2,12 @@ import { Writable } from 'node:stream';
 import { jetstream } from '@nats-io/jetstream';
 import { Svcm } from '@nats-io/services';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LIFECYCLE_SERVICE } from '../../actors/model-lifecycle.logic.ts';
-import { startModelLifecycle, type ModelLifecycleHandle } from '../../actors/model-lifecycle.service.ts';
+import { LIFECYCLE_SERVICE } from '../../actors/lifecycle/model-lifecycle.effects.ts';
+import { startModelLifecycle, type ModelLifecycleHandle } from '../../actors/lifecycle/model-lifecycle.ts';
 import { startBaselinePredictor, type BaselinePredictorHandle } from '../../bench/support/baseline-predictor.ts';
-import { startMarketSync, type MarketSyncHandle } from '../../actors/market-sync.service.ts';
+import { startMarketSync, type MarketSyncHandle } from '../../actors/ingest/market-sync.ts';
 import { createRootLogger } from '../../config/index.ts';
-import type { Trainer } from '../../lifecycle/trainer.ts';
+import type { Trainer } from '../../actors/lifecycle/trainer.ts';
 import {
   alertSchema,
   bindMarketSync,

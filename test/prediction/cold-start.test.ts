@@ -1,6 +1,6 @@
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startPredictors, type PredictorsHandle } from '../../actors/predictor.service.ts';
+import { startPredictors, type PredictorsHandle } from '../../actors/prediction/predictor.ts';
 import { barMessage, synthBars } from '../../market/index.ts';
 import { NaiveBaseline, selectBackend, type OhlcvBar } from '../../models/index.ts';
 import {
@@ -13,7 +13,7 @@ import {
   StaticModelSource,
   type AdaptationOutcome,
   type BlendWeights,
-} from '../../prediction/index.ts';
+} from '../../actors/prediction/index.ts';
 import { readPredictions } from '../../sql/predictions.repo.ts';
 import { predictionSchema, publishJson, publishPipelined, retrainResultSchema, subjects, type Prediction, type RetrainResult } from '../../streams/index.ts';
 import { eventually, readStream } from '../helpers/stream-reader.ts';

@@ -12,7 +12,7 @@ import {
   servingModels,
   StaticModelSource,
   type AdaptationOutcome,
-} from '../../prediction/index.ts';
+} from '../../actors/prediction/index.ts';
 import { arReturns, barsFromReturns, MINUTE } from './fixtures.ts';
 import { LocalGateSink } from '../../bench/support/local-gate-sink.ts';
 

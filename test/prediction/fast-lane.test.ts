@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BarLane } from '../../actors/bar-lane.ts';
-import { startMarketSync } from '../../actors/market-sync.service.ts';
-import { startPredictors } from '../../actors/predictor.service.ts';
+import { BarLane } from '../../actors/ingest/bar-lane.ts';
+import { startMarketSync } from '../../actors/ingest/market-sync.ts';
+import { startPredictors } from '../../actors/prediction/predictor.ts';
 import { synthBars, synthSymbol, tickMessages } from '../../market/index.ts';
 import { NaiveBaseline } from '../../models/index.ts';
-import { StaticModelSource } from '../../prediction/index.ts';
+import { StaticModelSource } from '../../actors/prediction/index.ts';
 import { readBars } from '../../sql/index.ts';
 import { readPredictions } from '../../sql/predictions.repo.ts';
 import { ackPublisher, publishPipelined, type OutboundMessage, type Prediction } from '../../streams/index.ts';

@@ -10,7 +10,7 @@ import {
   StaticModelSource,
   type FineTuneResult,
   type PretrainedModel,
-} from '../../prediction/index.ts';
+} from '../../actors/prediction/index.ts';
 import { arReturns, barsFromReturns } from './fixtures.ts';
 import { LocalGateSink } from '../../bench/support/local-gate-sink.ts';
 

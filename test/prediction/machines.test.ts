@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, waitFor } from 'xstate';
-import { confidenceWeighterMachine } from '../../actors/confidence-weighter.actor.ts';
-import { fineTunerMachine, type FineTuneJob } from '../../actors/fine-tuner.actor.ts';
-import { predictorMachine, type PredictorBatchOutcome } from '../../actors/predictor.actor.ts';
+import { confidenceWeighterMachine } from '../../actors/prediction/confidence-weighter.machine.ts';
+import { fineTunerMachine, type FineTuneJob } from '../../actors/prediction/fine-tuner.machine.ts';
+import { predictorMachine, type PredictorBatchOutcome } from '../../actors/prediction/predictor.machine.ts';
 import { NaiveBaseline } from '../../models/index.ts';
-import { DEFAULT_WEIGHTER_CONFIG, type AdaptationOutcome, type FineTuneTrigger } from '../../prediction/index.ts';
+import { DEFAULT_WEIGHTER_CONFIG, type AdaptationOutcome, type FineTuneTrigger } from '../../actors/prediction/index.ts';
 
 const base = { role: 'pretrained' as const, version: 'p', regime: 'any', predictor: new NaiveBaseline('naive-zero', 4) };
 const trigger = (symbol: string, ts: number): FineTuneTrigger => ({ venue: 'v', symbol, reason: 'schedule', base, bars: [], ts });

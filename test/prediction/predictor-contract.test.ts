@@ -1,5 +1,5 @@
 import { beforeAll } from 'vitest';
-import { createConfidenceWeighters } from '../../actors/confidence-weighter.logic.ts';
+import { createConfidenceWeighters } from '../../actors/prediction/confidence-weighter.effects.ts';
 import { NaiveBaseline, selectBackend, type OhlcvBar } from '../../models/index.ts';
 import {
   DEFAULT_PRETRAIN,
@@ -9,7 +9,7 @@ import {
   StaticModelSource,
   type PretrainResult,
   type ServingModel,
-} from '../../prediction/index.ts';
+} from '../../actors/prediction/index.ts';
 import { btcBars } from '../models/fixtures.ts';
 import { arReturns, barsFromReturns } from './fixtures.ts';
 import { describeRealData } from '../market/shared-data.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { OhlcvBar, Predictor } from '../../models/index.ts';
-import { blendWeightsSchema, type EngineBar, type HybridEngine, type ServingModel } from '../../prediction/index.ts';
+import { blendWeightsSchema, type EngineBar, type HybridEngine, type ServingModel } from '../../actors/prediction/index.ts';
 import { predictionSchema } from '../../streams/index.ts';
 
 /** Wraps a model so the suite can count its predictBatch calls (micro-batching). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyRegime, DEFAULT_REGIME_THRESHOLDS, labelRegimes, RegimeTracker } from '../../prediction/index.ts';
+import { classifyRegime, DEFAULT_REGIME_THRESHOLDS, labelRegimes, RegimeTracker } from '../../actors/prediction/index.ts';
 
 describe('regimes', () => {
   it('classifies by the documented thresholds', () => {

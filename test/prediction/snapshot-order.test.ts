@@ -1,10 +1,10 @@
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { weighterActorId } from '../../actors/confidence-weighter.logic.ts';
-import { startPredictors, type PredictorsHandle } from '../../actors/predictor.service.ts';
+import { weighterActorId } from '../../actors/prediction/confidence-weighter.effects.ts';
+import { startPredictors, type PredictorsHandle } from '../../actors/prediction/predictor.ts';
 import { barMessage } from '../../market/index.ts';
 import { NaiveBaseline } from '../../models/index.ts';
-import { StaticModelSource } from '../../prediction/index.ts';
+import { StaticModelSource } from '../../actors/prediction/index.ts';
 import { readSnapshots } from '../../sql/index.ts';
 import { publishPipelined } from '../../streams/index.ts';
 import { btcBars } from '../models/fixtures.ts';

@@ -1,7 +1,7 @@
 import { connect as tcp } from 'node:net';
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSystem, type SystemHandle } from '../../actors/system.service.ts';
+import { startSystem, type SystemHandle } from '../../actors/system/system.ts';
 import { barMessage, synthBars } from '../../market/index.ts';
 import { ensureTopology, publishPipelined } from '../../streams/index.ts';
 import { eventually, readStream } from '../helpers/stream-reader.ts';

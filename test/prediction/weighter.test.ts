@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { blendConfidence, blendWeights, emptyWeightState, joinComponent, logLoss, scoreOutcome, type WeighterConfig } from '../../prediction/index.ts';
+import { blendConfidence, blendWeights, emptyWeightState, joinComponent, logLoss, scoreOutcome, type WeighterConfig } from '../../actors/prediction/index.ts';
 
 const cfg: WeighterConfig = { decay: 0.5, eta: 1, floor: 0.1, prior: { a: 0.5, b: 0.5 }, evidenceScale: 10 };
 const LN2 = Math.log(2);

@@ -1,10 +1,10 @@
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createActor, SimulatedClock, waitFor, type SnapshotFrom } from 'xstate';
-import { backfillMachine, type BackfillInput } from '../../actors/backfill.actor.ts';
-import { createBackfillActors, type BackfillDeps } from '../../actors/backfill.logic.ts';
+import { backfillMachine, type BackfillInput } from '../../actors/quality/backfill.machine.ts';
+import { createBackfillActors, type BackfillDeps } from '../../actors/quality/backfill.effects.ts';
 import { readBarsCsv, type BarRow } from '../../market/index.ts';
-import { createCsvDirHistory, createDbHistory, gapEventSchema, type FeedBar, type GapEvent, type HistoryProvider } from '../../quality/index.ts';
+import { createCsvDirHistory, createDbHistory, gapEventSchema, type FeedBar, type GapEvent, type HistoryProvider } from '../../actors/quality/index.ts';
 import { gapStats, listGaps, recordGaps } from '../../sql/gaps.repo.ts';
 import { readBars } from '../../sql/index.ts';
 import { encodeJson, ensureTopology, msgIds, subjects, type Bar } from '../../streams/index.ts';

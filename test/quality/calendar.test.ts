@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { readBarsCsv } from '../../market/index.ts';
-import { calendarForVenue, createCalendar, findTimeGaps, nyseHolidays } from '../../quality/index.ts';
+import { calendarForVenue, createCalendar, findTimeGaps, nyseHolidays } from '../../actors/quality/index.ts';
 import { DAILY_CSV, describeRealData } from '../market/shared-data.ts';
 
 const DAY = 86_400_000;

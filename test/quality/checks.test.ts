@@ -9,7 +9,7 @@ import {
   type CheckState,
   type Finding,
   type TickAggregate,
-} from '../../quality/index.ts';
+} from '../../actors/quality/index.ts';
 import { BTCUSDT_CSV, describeRealData } from '../market/shared-data.ts';
 
 const WINDOW = 15;

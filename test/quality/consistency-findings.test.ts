@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, waitFor } from 'xstate';
-import { consistencyMachine, type Evaluation, type ReportOut } from '../../actors/consistency.actor.ts';
-import type { BarWindow } from '../../actors/consistency.actor.ts';
-import type { CheckConfig, CheckState, HealthState } from '../../quality/index.ts';
+import { consistencyMachine, type Evaluation, type ReportOut } from '../../actors/quality/consistency.machine.ts';
+import type { BarWindow } from '../../actors/quality/consistency.machine.ts';
+import type { CheckConfig, CheckState, HealthState } from '../../actors/quality/index.ts';
 
 type EvaluateInput = { venue: string; symbol: string; window: BarWindow; checkState: CheckState; checks: CheckConfig };
 

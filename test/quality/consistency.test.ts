@@ -1,8 +1,8 @@
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createActor, waitFor } from 'xstate';
-import { consistencyMachine, type ConsistencyInput } from '../../actors/consistency.actor.ts';
-import { createConsistencyActors, type ConsistencyDeps } from '../../actors/consistency.logic.ts';
+import { consistencyMachine, type ConsistencyInput } from '../../actors/quality/consistency.machine.ts';
+import { createConsistencyActors, type ConsistencyDeps } from '../../actors/quality/consistency.effects.ts';
 import { readBarsCsv, type BarRow } from '../../market/index.ts';
 import {
   checkWindow,
@@ -13,7 +13,7 @@ import {
   symbolQualityState,
   type FeedBar,
   type QualityMessage,
-} from '../../quality/index.ts';
+} from '../../actors/quality/index.ts';
 import { insertTicks } from '../../sql/index.ts';
 import { listQualityReports } from '../../sql/quality.repo.ts';
 import { encodeJson, ensureTopology, subjects, type Bar, type Tick } from '../../streams/index.ts';

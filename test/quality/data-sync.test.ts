@@ -1,7 +1,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, waitFor } from 'xstate';
-import { dataSyncMachine, type DataSyncInput } from '../../actors/data-sync.actor.ts';
+import { dataSyncMachine, type DataSyncInput } from '../../actors/quality/data-sync.machine.ts';
 import {
   createDataSyncActors,
   loadSyncHistory,
@@ -12,11 +12,11 @@ import {
   type HistoryRequest,
   type LiveBarsEvent,
   type SyncedBar,
-} from '../../actors/data-sync.logic.ts';
-import { startDataSync } from '../../actors/data-sync.service.ts';
-import { startMarketSync } from '../../actors/market-sync.service.ts';
+} from '../../actors/quality/data-sync.effects.ts';
+import { startDataSync } from '../../actors/quality/data-sync.ts';
+import { startMarketSync } from '../../actors/ingest/market-sync.ts';
 import { readBarsCsv, tickMessages, type BarRow } from '../../market/index.ts';
-import { createCsvDirHistory } from '../../quality/index.ts';
+import { createCsvDirHistory } from '../../actors/quality/index.ts';
 import { readBars } from '../../sql/index.ts';
 import { ensureTopology, msgIds, publishPipelined, subjects } from '../../streams/index.ts';
 import { BTCUSDT_CSV, describeRealData } from '../market/shared-data.ts';

@@ -1,6 +1,6 @@
 import { beforeAll, expect, it } from 'vitest';
 import { readBarsCsv, type BarRow } from '../../market/index.ts';
-import { checkSilence, createCalendar, findTimeGaps, observeBar, type DetectorState, type Gap, type GapScope } from '../../quality/index.ts';
+import { checkSilence, createCalendar, findTimeGaps, observeBar, type DetectorState, type Gap, type GapScope } from '../../actors/quality/index.ts';
 import { BTCUSDT_CSV, describeRealData } from '../market/shared-data.ts';
 import { carve, expectedGap, standardCarves } from './carve.ts';
 

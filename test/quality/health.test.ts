@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_HEALTH_CONFIG, initialHealth, nextHealth, QualityBoard, symbolQualityState, type Finding, type HealthTrack } from '../../quality/index.ts';
+import { DEFAULT_HEALTH_CONFIG, initialHealth, nextHealth, QualityBoard, symbolQualityState, type Finding, type HealthTrack } from '../../actors/quality/index.ts';
 
 const f = (kind: Finding['kind']): Finding => ({ kind, ts: 0, detail: '' });
 const config = { ...DEFAULT_HEALTH_CONFIG, quarantineAt: 2, recoverAfter: 3 };

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createCsvDirHistory, HistoryUnavailableError, type HistoryProvider } from '../../quality/index.ts';
+import { createCsvDirHistory, HistoryUnavailableError, type HistoryProvider } from '../../actors/quality/index.ts';
 import { BTCUSDT_CSV, DAILY_CSV, describeRealData } from '../market/shared-data.ts';
 
 let dir: string;

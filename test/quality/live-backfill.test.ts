@@ -1,9 +1,9 @@
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startMarketSync, type MarketSyncHandle } from '../../actors/market-sync.service.ts';
-import { startQualitySupervisor, type QualitySupervisorHandle, type QualitySettings } from '../../actors/quality-supervisor.service.ts';
+import { startMarketSync, type MarketSyncHandle } from '../../actors/ingest/market-sync.ts';
+import { startQualitySupervisor, type QualitySupervisorHandle, type QualitySettings } from '../../actors/quality/quality-supervisor.ts';
 import { readBarsCsv, tickMessages, type BarRow } from '../../market/index.ts';
-import { createCsvDirHistory, gapEventSchema, QualityBoard, type HistoryProvider } from '../../quality/index.ts';
+import { createCsvDirHistory, gapEventSchema, QualityBoard, type HistoryProvider } from '../../actors/quality/index.ts';
 import { listGaps } from '../../sql/gaps.repo.ts';
 import { readBars } from '../../sql/index.ts';
 import { listQualityReports } from '../../sql/quality.repo.ts';

@@ -1,9 +1,9 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadSettings } from '../../config/index.ts';
-import { parseQualitySettings, QualitySettingsError, startQualitySupervisor } from '../../actors/quality-supervisor.service.ts';
+import { parseQualitySettings, QualitySettingsError, startQualitySupervisor } from '../../actors/quality/quality-supervisor.ts';
 import { readBarsCsv, type BarRow } from '../../market/index.ts';
-import { QualityBoard } from '../../quality/index.ts';
+import { QualityBoard } from '../../actors/quality/index.ts';
 import { listGaps } from '../../sql/gaps.repo.ts';
 import { listQualityReports } from '../../sql/quality.repo.ts';
 import { ensureTopology, msgIds, publishPipelined, subjects, type Bar } from '../../streams/index.ts';

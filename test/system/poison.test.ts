@@ -1,9 +1,9 @@
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startSystem, type SystemHandle } from '../../actors/system.service.ts';
-import { POISON_MAX_FAILURES } from '../../actors/predictor.logic.ts';
+import { startSystem, type SystemHandle } from '../../actors/system/system.ts';
+import { POISON_MAX_FAILURES } from '../../actors/prediction/predictor.effects.ts';
 import { barMessage } from '../../market/index.ts';
-import type { ModelSource } from '../../prediction/index.ts';
+import type { ModelSource } from '../../actors/prediction/index.ts';
 import { deadLetterSchema, ensureTopology, publishPipelined } from '../../streams/index.ts';
 import { eventually, readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';

@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isPoisonSuspect } from '../../actors/batch-consumer.ts';
-import { AbortedError } from '../../actors/backoff.ts';
+import { isPoisonSuspect } from '../../streams/batch-consumer.ts';
+import { AbortedError } from '../../streams/backoff.ts';
 import { ensureDurable, ensureTopology, publishPipelined, PullPump, resumeFromAckFloor, subjects, type PulledMsg } from '../../streams/index.ts';
 import { NatsServer } from '../helpers/nats-server.ts';
 import { eventually } from '../helpers/stream-reader.ts';

@@ -1,6 +1,6 @@
 import type { KV } from '@nats-io/kv';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { claimValueSchema, processToken, rendezvousOwner } from '../../actors/work-claims.ts';
+import { claimValueSchema, processToken, rendezvousOwner } from '../../streams/work-claims.ts';
 import { ensureTopology, KV_BUCKETS, openBucket } from '../../streams/index.ts';
 import { eventually } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';

@@ -1,6 +1,6 @@
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMarketSync } from '../../actors/market-sync.service.ts';
+import { startMarketSync } from '../../actors/ingest/market-sync.ts';
 import { countTicks } from '../../sql/index.ts';
 import { deadLetterSchema, msgIds, publishPipelined, subjects } from '../../streams/index.ts';
 import { eventually, readStream } from '../helpers/stream-reader.ts';

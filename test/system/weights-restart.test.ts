@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConfidenceWeighters, createPersistentWeighters, weighterActorId } from '../../actors/confidence-weighter.logic.ts';
+import { createConfidenceWeighters, createPersistentWeighters, weighterActorId } from '../../actors/prediction/confidence-weighter.effects.ts';
 import { createRootLogger } from '../../config/index.ts';
 import { NaiveBaseline } from '../../models/index.ts';
-import { HybridEngine, StaticModelSource, type EngineBar, type EngineOutput, type ServingModel } from '../../prediction/index.ts';
+import { HybridEngine, StaticModelSource, type EngineBar, type EngineOutput, type ServingModel } from '../../actors/prediction/index.ts';
 import { createPool, migrate, readSnapshots, upsertSnapshots, type Db } from '../../sql/index.ts';
 import { TestDatabase } from '../helpers/postgres.ts';
 import { arReturns, barsFromReturns } from '../prediction/fixtures.ts';

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkClaims } from '../../actors/work-claims.ts';
+import { WorkClaims } from '../../streams/work-claims.ts';
 import { connectNats } from '../../streams/index.ts';
 import { eventually } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';

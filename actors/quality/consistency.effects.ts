@@ -1,0 +1,108 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { fromCallback, fromPromise } from 'xstate';
+import type { Logger } from '../../config/index.ts';
+import {
+  checkWindow,
+  createBarFeed,
+  createTicker,
+  qualityBoard,
+  type BarFeedInput,
+  type BarFeedOptions,
+  type CheckConfig,
+  type CheckState,
+  type HealthState,
+  type QualityBoard,
+  type QualityStateChanged,
+  type TickAggregate,
+} from './index.ts';
+import type { Db } from '../../sql/index.ts';
+import { latestQualityReport, readTickAggregates, upsertQualityReport } from '../../sql/index.ts';
+import { publishJson, subjects } from '../../streams/index.ts';
+import type { BarWindow, Evaluation, ReportOut } from './consistency.machine.ts';
+
+export type ConsistencyDeps = {
+  db: Db;
+  js: JetStreamClient;
+  log: Logger;
+  /** Where symbol states are announced in-process (default: the process-wide board). */
+  board?: QualityBoard;
+  /** Follow `md.bar.1m.<venue>.<symbol>` (default: from new bars on). `false`: bars arrive as events only. */
+  feed?: Omit<BarFeedOptions, 'js' | 'log'> | false;
+  /** Send `clock.tick` this often to close quiet windows; 0 = never (tests send ticks). */
+  tickEveryMs?: number;
+  now?: () => number;
+};
+
+/**
+ * Effects of the consistency machine: the last stored state (`resume`), a window's
+ * checks with the bars' own ticks from the `ticks` table (`evaluate`), and the
+ * report: board, `quality_reports`, `md.quality.<venue>.<symbol>` (`publish`).
+ */
+export function createConsistencyActors(deps: ConsistencyDeps) {
+  const { db, js } = deps;
+  const board = deps.board ?? qualityBoard;
+  const log = deps.log.child({ actor: 'consistency' });
+  const now = deps.now ?? Date.now;
+
+  const resume = fromPromise<{ state: HealthState | undefined }, { venue: string; symbol: string }>(async ({ input }) => {
+    const last = await latestQualityReport(db, input.venue, input.symbol);
+    if (last) board.set(input.venue, input.symbol, { state: last.state, since: now(), reason: 'restored from quality_reports' });
+    return { state: last?.state };
+  });
+
+  const evaluate = fromPromise<Evaluation, { venue: string; symbol: string; window: BarWindow; checkState: CheckState; checks: CheckConfig }>(
+    async ({ input }) => {
+      const live = input.window.bars.filter((b) => b.source === undefined || b.source === 'live');
+      let ticks: Map<number, TickAggregate> | undefined;
+      if (live.length > 0) {
+        const times = live.map((b) => b.ts);
+        const rows = await readTickAggregates(db, input.venue, input.symbol, Math.min(...times), Math.max(...times));
+        ticks = new Map(rows.map((r) => [r.ts, r]));
+      }
+      const { findings, state } = checkWindow(input.window.bars, input.checkState, input.checks, ticks);
+      return { findings, checkState: state };
+    },
+  );
+
+  const publish = fromPromise<void, ReportOut>(async ({ input }) => {
+    const { report, change } = input;
+    const { venue, symbol } = report;
+    if (change) board.set(venue, symbol, { state: change.to, since: now(), reason: change.reason });
+    else if (!board.get(venue, symbol)) board.set(venue, symbol, { state: report.state, since: now(), reason: 'first report' });
+    await upsertQualityReport(db, report);
+    const subject = subjects.quality(venue, symbol);
+    await publishJson(js, { subject, payload: report, msgId: `${venue}:${symbol}:quality:${report.windowFrom}:${report.findings.length}` });
+    if (change) {
+      const event: QualityStateChanged = {
+        type: 'quality.state_changed',
+        venue,
+        symbol,
+        from: change.from,
+        to: change.to,
+        reason: change.reason,
+        windowFrom: report.windowFrom,
+        windowTo: report.windowTo,
+      };
+      await publishJson(js, { subject, payload: event, msgId: `${venue}:${symbol}:state:${report.windowFrom}:${change.to}` });
+      const level = change.to === 'healthy' ? 'info' : 'warn';
+      log[level]({ venue, symbol, from: change.from, to: change.to, reason: change.reason }, 'quality state changed');
+    }
+    if (report.findings.length > 0) {
+      log.info(
+        { venue, symbol, windowFrom: report.windowFrom, state: report.state, findings: report.findings.length, kinds: [...new Set(report.findings.map((f) => f.kind))] },
+        'quality findings',
+      );
+    }
+  });
+
+  const barFeed =
+    deps.feed === false
+      ? fromCallback<{ type: 'feed.stop' }, BarFeedInput>(() => undefined)
+      : createBarFeed({ js, log, ...deps.feed });
+  const ticker =
+    deps.tickEveryMs !== undefined && deps.tickEveryMs > 0
+      ? createTicker(deps.tickEveryMs, deps.now)
+      : fromCallback<{ type: 'ticker.stop' }>(() => undefined);
+
+  return { resume, evaluate, publish, barFeed, ticker };
+}

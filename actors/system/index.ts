@@ -1,0 +1,2 @@
+/** Public door of actors/system/. */
+export * from './system.ts';
