@@ -449,6 +449,15 @@ export async function startQualitySupervisor(deps: QualitySupervisorDeps): Promi
     } catch (err) {
       log.warn({ err }, 'stopping with backfill work left (open gaps stay in data_gaps for the next run)');
     }
+    // A consistency actor still resuming its state ignores clock ticks and has its bars waiting here:
+    // let it run and take them before the final tick, or its last windows would never be reported.
+    await Promise.all(
+      [...entries.values()].map((e) =>
+        waitFor(e.consistency, (s) => s.status !== 'active' || (s.matches('running') && e.waiting.consistency.length === 0), { timeout: timeoutMs }).catch(
+          (err: unknown) => log.warn({ err, venue: e.venue, symbol: e.symbol }, 'consistency actor not running before stop'),
+        ),
+      ),
+    );
     for (const e of entries.values()) {
       // Closes the open window now, whatever its bars' age.
       e.consistency.send({ type: 'clock.tick', now: Number.MAX_SAFE_INTEGER });
