@@ -23,6 +23,41 @@ export const qualitySettingsShape = {
   QUALITY_DURABLE: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('quality_supervisor'),
 };
 
+const num = (min: number, max: number) => z.coerce.number().min(min).max(max);
+
+/** Model lifecycle settings: the gate, automatic rollback, retraining; documented in README "Configuration". */
+export const lifecycleSettingsShape = {
+  /** Gate, pretrained challengers: ROC AUC floor, largest AUC / F1 drop against the champion (percent). */
+  GATE_AUC_FLOOR: num(0, 1).default(0.6),
+  GATE_MAX_AUC_DROP_PCT: num(0, 100).default(2),
+  GATE_MAX_F1_DROP_PCT: num(0, 100).default(5),
+  /** Gate: confidence of the bootstrap intervals of paired loss differences, and their resamples. */
+  GATE_CONFIDENCE: num(0.5, 0.999).default(0.95),
+  GATE_BOOTSTRAP_SAMPLES: int(100, 100_000).default(1_000),
+  /** Gate, online models: largest tolerated mean loss excess over the model they serve beside (upper CI end). */
+  GATE_ONLINE_MARGIN: num(0, 10).default(0.02),
+  /** Gate, every model: the lower CI end of its loss minus the best naive baseline's may be at most this (0 = not significantly worse). */
+  GATE_BASELINE_MARGIN: num(0, 10).default(0),
+  /** Live skill = naive loss / model loss over the last ROLLBACK_WINDOW realised outcomes of a serving version. */
+  ROLLBACK_WINDOW: int(10, 100_000).default(120),
+  /** Below this skill `ops.alert.model_degraded` is raised. */
+  MODEL_DEGRADED_SKILL: num(0, 1).default(0.95),
+  /** Below this skill the version is rolled back (online without a predecessor: withdrawn). */
+  ROLLBACK_SKILL: num(0, 1).default(0.9),
+  /** Scheduled retrain of every symbol's pretrained model (cron, UTC; `off` = never). */
+  RETRAIN_SCHEDULE: z.string().min(1).default('0 3 1 * *'),
+  /** How often the feedback rule is evaluated (ms; 0 = never). */
+  FEEDBACK_CHECK_MS: int(0, 86_400_000).default(60_000),
+  /** Feedback: corrections since the last training needed, with FEEDBACK_MIN_DAYS passed or the urgent count reached. */
+  FEEDBACK_MIN_CORRECTIONS: int(1, 10_000_000).default(100),
+  FEEDBACK_MIN_DAYS: num(0, 3650).default(7),
+  FEEDBACK_URGENT_CORRECTIONS: int(1, 10_000_000).default(1_000),
+  /** A realised outcome whose direction was right is still a correction when |forecast - actual| exceeds this (log return). */
+  FEEDBACK_ERROR_BOUND: num(0, 10).default(0.01),
+  /** Training attempts after the first failed one, before `model.events.retrain_failed`. */
+  RETRAIN_MAX_RETRIES: int(0, 10).default(3),
+};
+
 /**
  * Every setting of the system, keyed by its environment variable name.
  * Defaults are the documented ones (README "Configuration").
@@ -81,6 +116,7 @@ export const settingsSchema = z.object({
   /** Scale-out: a work claim not refreshed for this long belongs to a dead process and is taken over. */
   CLAIM_TTL_MS: int(500, 600_000).default(5_000),
   ...qualitySettingsShape,
+  ...lifecycleSettingsShape,
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

@@ -15,8 +15,12 @@ export const ALERT_KINDS = [
   'degraded',
   /** A symbol is quarantined: predictions withheld. */
   'quarantined',
-  /** A model version was rolled back (automatically or by hand). */
+  /** A model version was rolled back or withdrawn (automatically or by hand). */
   'rollback',
+  /** A serving model's live skill against the naive forecast fell below MODEL_DEGRADED_SKILL. */
+  'model_degraded',
+  /** A retrain failed after its retries (model.events.retrain_failed). */
+  'retrain_failed',
   /** A durable consumer is behind by more than the threshold. */
   'consumer_lag',
   /** A supervised child actor crashed and was restarted. */

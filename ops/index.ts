@@ -11,3 +11,4 @@ export * from './system-service.ts';
 export * from './bus-metrics.ts';
 export * from './actor-metrics.ts';
 export * from './start-ops.ts';
+export * from './event-loop.ts';

@@ -31,3 +31,22 @@ export async function predictionAccuracy(db: pg.Pool | pg.ClientBase, venue?: st
   const row = r.rows[0];
   return { scored: row?.n ?? 0, directionAccuracy: row?.dir ?? null, mae: row?.mae ?? null, naiveMae: row?.naive ?? null };
 }
+
+/**
+ * Corrections of a symbol since `afterMs` (bar open time): realised 1-minute
+ * predictions whose direction was wrong (a flat bar is never wrong), or whose
+ * error exceeded `errorBound` (log return). The feedback retrain rule counts them.
+ */
+export async function countCorrections(db: pg.Pool | pg.ClientBase, venue: string, symbol: string, afterMs: number, errorBound: number): Promise<number> {
+  const r = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n
+     FROM predictions p
+     JOIN bars_1m b ON b.venue = p.venue AND b.symbol = p.symbol AND b.ts = p.ts
+     JOIN bars_1m n ON n.venue = p.venue AND n.symbol = p.symbol AND n.ts = p.ts + INTERVAL '1 minute'
+     WHERE p.venue = $1 AND p.symbol = $2 AND p.horizon = '1m'
+       AND p.ts > TIMESTAMPTZ 'epoch' + $3::bigint * INTERVAL '1 millisecond'
+       AND ((n.close <> b.close AND sign(p.value) <> sign(ln(n.close / b.close))) OR abs(p.value - ln(n.close / b.close)) > $4)`,
+    [venue, symbol, afterMs, errorBound],
+  );
+  return r.rows[0]?.n ?? 0;
+}

@@ -167,7 +167,7 @@ export async function mergeVersionMetrics(db: Queryable, version: string, metric
   await db.query('UPDATE model_versions SET metrics = metrics || $2::jsonb WHERE version = $1', [version, JSON.stringify(metrics)]);
 }
 
-export type DeploymentAction = 'activate' | 'rollback';
+export type DeploymentAction = 'activate' | 'rollback' | 'withdraw';
 export type DeploymentRow = {
   id: number;
   scope: string;
@@ -343,4 +343,11 @@ export async function countBarsAfter(db: Queryable, venue: string, symbol: strin
     [venue, symbol, afterMs],
   );
   return r.rows[0]?.n ?? 0;
+}
+
+/** When a model of this scope and role was last trained (the newest registered version, any outcome), epoch ms. */
+export async function lastTrainedAt(db: Queryable, scope: string, role: 'pretrained' | 'online'): Promise<number | undefined> {
+  const r = await db.query<{ at: number | null }>(`SELECT ${TS_TO_MS('max(created_at)')} AS at FROM model_versions WHERE scope = $1 AND role = $2`, [scope, role]);
+  const at = r.rows[0]?.at;
+  return at === null || at === undefined ? undefined : Number(at);
 }

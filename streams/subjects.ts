@@ -30,7 +30,7 @@ function scoped(prefix: string) {
     `${prefix}.${assertToken('venue', venue)}.${assertToken('symbol', symbol)}`;
 }
 
-export const MODEL_EVENT_KINDS = ['deployed', 'rejected', 'rolledback', 'verification_failed', 'retired'] as const;
+export const MODEL_EVENT_KINDS = ['deployed', 'rejected', 'rolledback', 'verification_failed', 'retired', 'withdrawn', 'retrain_failed'] as const;
 export type ModelEventKind = (typeof MODEL_EVENT_KINDS)[number];
 
 export const subjects = {

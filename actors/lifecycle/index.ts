@@ -7,4 +7,7 @@ export * from './registry-candidate-sink.ts';
 export * from './registry.ts';
 export * from './verification.ts';
 export * from './versions.ts';
-export * from './weights-score-feed.ts';
+export { decideGate, DEFAULT_GATE, type GateConfig, type GateDecision } from './gate.ts';
+export { gateFromSettings, scheduleFromSettings, liveSkillFromSettings } from './lifecycle-settings.ts';
+export { LiveSkillMonitor, DEFAULT_LIVE_SKILL, type LiveSkillConfig, type SkillReport } from './live-skill.ts';
+export { feedbackDue, nextFire, parseSchedule, DEFAULT_SCHEDULE, DEFAULT_FEEDBACK, type RetrainSchedule, type ScopeSchedule, type FeedbackPolicy } from './scheduler.ts';

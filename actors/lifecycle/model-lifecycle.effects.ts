@@ -5,16 +5,20 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { fromCallback, fromPromise } from 'xstate';
 import { z } from 'zod';
 import type { Logger, Settings } from '../../config/index.ts';
-import { AutoRollbackMonitor, type AutoRollbackConfig, type LiveScoreFeed } from './auto-rollback.ts';
+import type { Alerter } from '../../ops/index.ts';
+import type { OutcomeFeed } from '../prediction/index.ts';
 import type { GateConfig } from './gate.ts';
+import { gateFromSettings, liveSkillFromSettings, scheduleFromSettings } from './lifecycle-settings.ts';
+import { rollbackDegraded } from './live-rollback.ts';
+import { LiveSkillMonitor, type LiveSkillConfig, type SkillReport } from './live-skill.ts';
 import { LifecycleError, rollback, type RegistryEnv } from './registry.ts';
-import { retrainScope, runRetrain, type FeedbackPolicy, type RetrainDeps, type RetrainRequest } from './retrain.ts';
-import { DEFAULT_SCHEDULE, scheduleTick, type RetrainSchedule } from './scheduler.ts';
+import { retrainScope, runRetrain, type RetrainDeps, type RetrainRequest } from './retrain.ts';
+import { startRetrainScheduler, type RetrainSchedule, type ScopeSchedule } from './scheduler.ts';
 import { childProcessTrainer, type Trainer } from './trainer.ts';
 import type { VerificationLimits } from './verification.ts';
-import { kvKeyOf, scopeOf } from './versions.ts';
+import { kvKeyOf } from './versions.ts';
 import { isTransientDbError, type Db } from '../../sql/index.ts';
-import { activeVersions, getRetrainRun, insertRetrainRun, listDeployments, listVersions, unfinishedRetrainRuns } from '../../sql/index.ts';
+import { getRetrainRun, insertRetrainRun, listDeployments, listVersions, unfinishedRetrainRuns } from '../../sql/index.ts';
 import {
   decodeJson,
   ensureDurable,
@@ -42,21 +46,26 @@ export type LifecycleDeps = {
   /** Durable consumer of `model.retrain.cmd` on MODEL_EVENTS. */
   durable?: string;
   trainer?: Trainer;
+  /** Gate thresholds; default from the configuration (GATE_*). */
   gate?: Partial<GateConfig>;
   verification?: Partial<VerificationLimits>;
-  feedback?: FeedbackPolicy;
+  /** Training retries; default RETRAIN_MAX_RETRIES. */
   maxRetries?: number;
   retryBaseMs?: number;
   /** Artifacts kept per scope (retention), default 10. */
   keep?: number;
   /** Venue of retrain commands that name only a symbol. */
   defaultVenue?: string;
-  /** Live scores of the confidence weigher: enables automatic rollback. */
-  autoRollback?: { feed: LiveScoreFeed; config?: Partial<AutoRollbackConfig> };
+  /** Realised outcomes of this process's predictions: live skill, degradation alerts and automatic rollback. */
+  outcomes?: OutcomeFeed;
+  /** Live skill thresholds; default from the configuration (ROLLBACK_WINDOW, MODEL_DEGRADED_SKILL, ROLLBACK_SKILL). */
+  liveSkill?: Partial<LiveSkillConfig>;
+  /** `ops.alert.model_degraded`, `rollback`, `retrain_failed`. */
+  alert?: Alerter;
   /** Status the `status` endpoint reports (the machine's state), set by the service. */
   describe?: () => Record<string, unknown>;
-  /** Scheduled and feedback retrain triggers (default off: commands come from outside). */
-  schedule?: Partial<RetrainSchedule>;
+  /** Scheduled and feedback retrain triggers; default from the configuration (RETRAIN_SCHEDULE, FEEDBACK_*). */
+  schedule?: RetrainSchedule;
   /** How long stop waits for trainings in flight before leaving them to the next start (default 10 s). */
   stopGraceMs?: number;
 };
@@ -93,6 +102,11 @@ export function createLifecycleActors(deps: LifecycleDeps) {
   const log = deps.log.child({ actor: 'modelLifecycle' });
   const durable = deps.durable ?? 'model_lifecycle';
   let shared: Shared | undefined;
+  /** Per symbol scope: last training, next scheduled run, corrections (the feedback rule's last evaluation). */
+  let scopes: ScopeSchedule[] = [];
+  const alert = (kind: Parameters<Alerter>[0], payload: Parameters<Alerter>[1]) => {
+    deps.alert?.(kind, payload).catch((err: unknown) => log.warn({ err, kind }, 'alert not raised'));
+  };
 
   const connect = fromPromise<void>(async () => {
     const jsm = await ensureTopology(deps.nc, {
@@ -117,12 +131,17 @@ export function createLifecycleActors(deps: LifecycleDeps) {
       env: s.env,
       trainer: deps.trainer ?? childProcessTrainer(),
       artifactsDir: deps.settings.ARTIFACTS_DIR,
-      ...(deps.maxRetries !== undefined ? { maxRetries: deps.maxRetries } : {}),
+      maxRetries: deps.maxRetries ?? deps.settings.RETRAIN_MAX_RETRIES,
       ...(deps.retryBaseMs !== undefined ? { retryBaseMs: deps.retryBaseMs } : {}),
-      ...(deps.gate ? { gate: deps.gate } : {}),
+      gate: deps.gate ?? gateFromSettings(deps.settings),
       ...(deps.verification ? { verification: deps.verification } : {}),
-      ...(deps.feedback ? { feedback: deps.feedback } : {}),
       ...(deps.keep !== undefined ? { keep: deps.keep } : {}),
+      onFailed: (f) =>
+        alert('retrain_failed', {
+          severity: 'warning',
+          message: `retrain ${f.requestId} of ${f.scope} (${f.trigger}) failed after ${f.attempts} attempt(s): ${f.error}`.slice(0, 1_000),
+          details: { requestId: f.requestId, scope: f.scope, trigger: f.trigger, attempts: f.attempts },
+        }),
     };
 
     // --- one retrain at a time per scope --------------------------------------------
@@ -201,17 +220,39 @@ export function createLifecycleActors(deps: LifecycleDeps) {
 
     let consumer: BatchConsumerHandle | undefined;
     let service: Service | undefined;
-    let monitor: AutoRollbackMonitor | undefined;
-    const activeCache = new Map<string, { at: number; versions: Set<string> }>();
-    const timers: ReturnType<typeof setInterval>[] = [];
-    const schedule: RetrainSchedule = { ...DEFAULT_SCHEDULE, ...deps.schedule };
-    const every = (ms: number, kinds: { schedule: boolean; feedback: boolean }) => {
-      if (ms <= 0) return;
-      timers.push(
-        setInterval(() => {
-          scheduleTick({ db: deps.db, js: s.js }, schedule, Date.now(), kinds).catch((err: unknown) => log.warn({ err, kinds }, 'retrain schedule tick failed'));
-        }, ms),
-      );
+    let unsubscribeOutcomes: (() => void) | undefined;
+    let scheduler: ReturnType<typeof startRetrainScheduler> | undefined;
+    const schedule: RetrainSchedule = deps.schedule ?? scheduleFromSettings(deps.settings);
+    const onDegraded = (r: SkillReport) =>
+      alert('model_degraded', {
+        severity: 'warning',
+        message: `${r.role} model ${r.version} on ${r.venue}/${r.symbol}: live skill ${r.skill.toFixed(3)} < ${r.threshold} (1 = the naive forecast) over the last ${r.window} outcomes`,
+        venue: r.venue,
+        symbol: r.symbol,
+        details: { role: r.role, version: r.version, skill: r.skill, maeRatio: r.maeRatio, meanLogLoss: r.meanLogLoss, window: r.window, threshold: r.threshold },
+      });
+    const onRollback = async (r: SkillReport) => {
+      const out = await rollbackDegraded(s.env, r);
+      if (out.action === 'none') {
+        log.warn({ version: r.version, reason: out.reason }, 'degraded model not rolled back');
+        alert('model_degraded', {
+          severity: 'critical',
+          message: `${r.role} model ${r.version} on ${r.venue}/${r.symbol}: live skill ${r.skill.toFixed(3)} < ${r.threshold}, not rolled back: ${out.reason}`.slice(0, 1_000),
+          venue: r.venue,
+          symbol: r.symbol,
+          details: { role: r.role, version: r.version, skill: r.skill, window: r.window, threshold: r.threshold },
+        });
+        return;
+      }
+      const res = out.result;
+      alert('rollback', {
+        severity: 'critical',
+        message: (out.action === 'withdraw' ? `online model ${r.version} of ${res.scope} withdrawn: ${out.reason}` : `${res.scope} ${res.role} rolled back from ${r.version} to ${res.version}: ${out.reason}`).slice(0, 1_000),
+        venue: r.venue,
+        symbol: r.symbol,
+        details: { action: out.action, scope: res.scope, role: res.role, from: r.version, to: out.action === 'withdraw' ? null : res.version, latencyMs: res.latencyMs, deploymentId: res.deploymentId },
+      });
+      send({ type: 'model.rolledback', scope: res.scope, version: res.version, auto: true, latencyMs: res.latencyMs });
     };
 
     const start = async () => {
@@ -234,33 +275,18 @@ export function createLifecycleActors(deps: LifecycleDeps) {
       });
       consumer.done.catch((err: unknown) => log.error({ err }, 'retrain consumer stopped'));
       service = await startService(s);
-      every(schedule.everyMs, { schedule: true, feedback: false });
-      every(schedule.feedbackCheckMs, { schedule: false, feedback: true });
-      if (deps.autoRollback) {
-        monitor = new AutoRollbackMonitor({
-          feed: deps.autoRollback.feed,
-          ...(deps.autoRollback.config ? { config: deps.autoRollback.config } : {}),
-          log,
-          // The active set is refreshed on every rollback; scores of other versions are ignored.
-          isActive: (sc) => activeCache.get(scopeOf(sc.venue, sc.symbol))?.versions.has(sc.version) ?? true,
-          onDegraded: async (d) => {
-            const scope = scopeOf(d.venue, d.symbol);
-            const active = await activeVersions(deps.db, scope);
-            const row = active.find((a) => a.version === d.version);
-            if (!row) return; // already replaced
-            const res = await rollback(s.env, {
-              scope,
-              role: d.role,
-              ...(row.regime ? { regime: row.regime } : {}),
-              reason: `auto: mean live score ${d.mean.toFixed(4)} < ${d.threshold} over the last ${d.window} scores`,
-              actor: 'auto-rollback',
-              decidedAt: d.detectedAt,
-            });
-            activeCache.set(scope, { at: Date.now(), versions: new Set(res.value.online ? [...Object.values(res.value.pretrained), res.value.online] : Object.values(res.value.pretrained)) });
-            send({ type: 'model.rolledback', scope, version: res.version, auto: true, latencyMs: res.latencyMs });
-          },
+      scheduler = startRetrainScheduler(
+        { db: deps.db, js: s.js, onError: (err, what) => log.warn({ err }, `${what} failed`), onScopes: (x) => (scopes = x) },
+        schedule,
+      );
+      if (deps.outcomes) {
+        const monitor = new LiveSkillMonitor({
+          config: { ...liveSkillFromSettings(deps.settings), ...deps.liveSkill },
+          onDegraded,
+          onRollback,
+          onError: (err, r) => log.error({ err, version: r.version }, 'automatic rollback failed'),
         });
-        monitor.start();
+        unsubscribeOutcomes = deps.outcomes.subscribe((o) => monitor.observe(o));
       }
     };
 
@@ -286,7 +312,7 @@ export function createLifecycleActors(deps: LifecycleDeps) {
             const e = await sh.kv.get(kvKeyOf(scope));
             active[scope] = e ? safeJson(e.value) : null;
           }
-          reply(msg, { service: LIFECYCLE_SERVICE, ...(deps.describe?.() ?? {}), queued: [...queues.values()].reduce((n, q) => n + q.length, 0), running: [...running.keys()], active });
+          reply(msg, { service: LIFECYCLE_SERVICE, ...(deps.describe?.() ?? {}), schedule: scopes, queued: [...queues.values()].reduce((n, q) => n + q.length, 0), running: [...running.keys()], active });
         })().catch((err: unknown) => fail(msg, err));
       });
       g.addEndpoint('models', (_err, msg) => {
@@ -323,6 +349,11 @@ export function createLifecycleActors(deps: LifecycleDeps) {
             decidedAt,
           });
           send({ type: 'model.rolledback', scope: res.scope, version: res.version, auto: false, latencyMs: res.latencyMs });
+          alert('rollback', {
+            severity: 'warning',
+            message: `${res.scope} ${res.role} rolled back by hand${res.from ? ` from ${res.from}` : ''} to ${res.version}: ${body.reason ?? 'manual rollback (service)'}`.slice(0, 1_000),
+            details: { action: 'rollback', scope: res.scope, role: res.role, from: res.from ?? null, to: res.version, actor: body.actor ?? 'service', latencyMs: res.latencyMs },
+          });
           return reply(msg, { version: res.version, from: res.from ?? null, scope: res.scope, latencyMs: res.latencyMs, active: res.value });
         })().catch((err: unknown) => fail(msg, err));
       });
@@ -337,9 +368,9 @@ export function createLifecycleActors(deps: LifecycleDeps) {
     receive((e) => {
       if (e.type !== 'lifecycle.stop') return;
       stopping = true;
-      for (const t of timers) clearInterval(t);
+      scheduler?.stop();
+      unsubscribeOutcomes?.();
       void (async () => {
-        monitor?.stop();
         await service?.stop().catch(() => undefined);
         await consumer?.stop();
         const grace = new Promise<void>((r) => setTimeout(r, deps.stopGraceMs ?? 10_000).unref());
@@ -349,11 +380,12 @@ export function createLifecycleActors(deps: LifecycleDeps) {
     });
     return () => {
       stopping = true;
-      for (const t of timers) clearInterval(t);
+      scheduler?.stop();
+      unsubscribeOutcomes?.();
     };
   });
 
-  return { connect, work };
+  return { connect, work, schedule: (): ScopeSchedule[] => scopes };
 }
 
 function safeJson(data: Uint8Array): unknown {

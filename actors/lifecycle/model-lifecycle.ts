@@ -1,11 +1,14 @@
 import { createActor, waitFor, type ActorRefFrom } from 'xstate';
 import { modelLifecycleMachine } from './model-lifecycle.machine.ts';
 import { createLifecycleActors, type LifecycleDeps } from './model-lifecycle.effects.ts';
+import type { ScopeSchedule } from './scheduler.ts';
 
 export type ModelLifecycleHandle = {
   actor: ActorRefFrom<typeof modelLifecycleMachine>;
   /** Resolves once connected and serving (consumer, service endpoints), or rejects after `timeoutMs`. */
   ready(timeoutMs?: number): Promise<void>;
+  /** Per symbol scope: last training, next scheduled retrain, corrections since training, last trigger. */
+  schedule(): ScopeSchedule[];
   /** Stops the service and the consumer, waits (bounded) for trainings in flight; resolves when stopped. */
   stop(): Promise<void>;
 };
@@ -27,6 +30,7 @@ export function startModelLifecycle(deps: LifecycleDeps): ModelLifecycleHandle {
     async ready(timeoutMs = 30_000) {
       await waitFor(actor, (s) => s.matches('running'), { timeout: timeoutMs });
     },
+    schedule: () => logic.schedule(),
     async stop() {
       actor.send({ type: 'lifecycle.stop' });
       await waitFor(actor, (s) => s.status === 'done', { timeout: 60_000 });

@@ -1,11 +1,26 @@
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../config/index.ts';
-import { activateVersion, registerCandidate } from './registry.ts';
-import { GLOBAL_SCOPE } from './versions.ts';
+import { activateVersion, registerCandidate, rejectVersion } from './registry.ts';
+import { ANY_REGIME, GLOBAL_SCOPE } from './versions.ts';
+import { decideGate, type GateConfig } from './gate.ts';
+import { windowLosses } from './paired-bootstrap.ts';
+import type { WindowEvaluation } from './verification.ts';
 import { synthBars } from '../../market/index.ts';
-import { selectBackend, type FeatureSpec } from '../../models/index.ts';
-import { DEFAULT_PRETRAIN, pretrainRegimeModels, type PretrainSeries } from '../prediction/index.ts';
+import {
+  buildWindows,
+  createBaselines,
+  forecastMetrics,
+  selectBackend,
+  specOf,
+  windowAt,
+  type FeatureSpec,
+  type FeatureWindow,
+  type Forecast,
+  type ForecastMetrics,
+  type NeuralPredictor,
+} from '../../models/index.ts';
+import { DEFAULT_PRETRAIN, labelRegimes, pretrainRegimeModels, type PretrainSeries } from '../prediction/index.ts';
 import type { Db } from '../../sql/index.ts';
 import { KV_BUCKETS, modelActiveSchema, openBucket } from '../../streams/index.ts';
 
@@ -19,9 +34,48 @@ export type Phase1Options = {
   seed?: number;
   epochs?: number;
   backend?: string | undefined;
+  /** Gate thresholds (from the configuration). */
+  gate?: Partial<GateConfig>;
 };
 
 export type Phase1Result = { skipped: boolean; reason: string; versions: string[] };
+
+/** Share of each pretraining series held out to judge the Phase 1 models. */
+const TEST_FRACTION = 0.15;
+
+/** A Phase 1 model and the naive baselines on the held-out tails (windows of its regime; all windows for `any` or when too few). */
+function judgeOnTail(predictor: NeuralPredictor, split: readonly { s: PretrainSeries; cut: number }[], regime: string): WindowEvaluation {
+  const fill = (fs: readonly (Forecast | undefined)[]) => fs.map((f) => f ?? { value: 0, pUp: 0.5 });
+  const pick = (onlyRegime: boolean) => {
+    const windows: FeatureWindow[] = [];
+    const actual: number[] = [];
+    for (const { s, cut } of split) {
+      const set = buildWindows(s.bars, specOf(predictor.preprocessor));
+      const labels = onlyRegime ? labelRegimes(s.bars) : [];
+      for (let i = 0; i < set.count; i += 1) {
+        const target = set.target[i] ?? Number.NaN;
+        const end = set.end[i] ?? -1;
+        if (!Number.isFinite(target) || end < cut) continue;
+        if (onlyRegime && labels[end] !== regime) continue;
+        windows.push(windowAt(set, i));
+        actual.push(target);
+      }
+    }
+    return { windows, actual };
+  };
+  let { windows, actual } = pick(regime !== ANY_REGIME);
+  if (windows.length < 100) ({ windows, actual } = pick(false));
+  if (windows.length === 0) throw new RangeError('phase 1: no held-out windows to judge the pretrained models on');
+  const f = fill(predictor.predictBatch(windows));
+  const baselines: Record<string, ForecastMetrics> = {};
+  const baselineLosses: Record<string, Float64Array> = {};
+  for (const b of createBaselines(predictor.lookback, predictor.preprocessor.horizon)) {
+    const bf = fill(b.predictBatch(windows));
+    baselines[b.kind] = forecastMetrics(actual, bf);
+    baselineLosses[b.kind] = windowLosses(actual, bf);
+  }
+  return { model: forecastMetrics(actual, f), baselines, windows: windows.length, losses: { model: windowLosses(actual, f), baselines: baselineLosses } };
+}
 
 /** The seeded synthetic history Phase 1 trains on by default: other symbols, an earlier period, another seed. */
 export function defaultPretrainHistory(seed: number): PretrainSeries[] {
@@ -54,14 +108,27 @@ export async function runPhase1(opts: Phase1Options): Promise<Phase1Result> {
   const backend = await selectBackend({ force: opts.backend, log });
   const seed = opts.seed ?? 42;
   const started = Date.now();
+  const history = opts.history ?? defaultPretrainHistory(seed);
+  // The newest TEST_FRACTION of every series is never trained on: the gate judges the models there.
+  const split = history.map((s) => ({ s, cut: Math.floor(s.bars.length * (1 - TEST_FRACTION)) }));
   const result = await pretrainRegimeModels(
-    opts.history ?? defaultPretrainHistory(seed),
+    split.map(({ s, cut }) => ({ name: s.name, bars: s.bars.slice(0, cut) })),
     { ...DEFAULT_PRETRAIN, spec: opts.spec, seed, epochs: opts.epochs ?? DEFAULT_PRETRAIN.epochs, versionPrefix: `phase1-s${seed}` },
     { log },
   );
   const env = { db: opts.db, kv, js: jetstream(opts.nc), log };
   const versions: string[] = [];
   for (const m of result.models) {
+    const judged = judgeOnTail(m.predictor, split, m.regime);
+    const gate = decideGate({
+      scope: GLOBAL_SCOPE,
+      challenger: judged.model,
+      champion: undefined,
+      baselines: judged.baselines,
+      losses: { challenger: judged.losses.model, baselines: judged.losses.baselines },
+      ...(opts.gate ? { config: opts.gate } : {}),
+    });
+    const comparison: Record<string, unknown> = { ...gate, championVersion: null, window: `newest ${TEST_FRACTION * 100} % of each pretraining series (${judged.windows} windows)` };
     const version = await registerCandidate(opts.db, {
       scope: GLOBAL_SCOPE,
       role: 'pretrained',
@@ -70,9 +137,23 @@ export async function runPhase1(opts: Phase1Options): Promise<Phase1Result> {
       runId: m.version,
       artifact: m.packed,
       params: { spec: opts.spec, backend: backend.backend },
-      metrics: { ...m.metrics },
+      metrics: { training: { ...m.metrics }, test: judged.model, baselines: judged.baselines, gate: comparison },
     });
-    await activateVersion(env, { version, reason: `phase 1 pretraining (regime ${m.regime})`, actor: 'phase1' });
+    if (gate.decision === 'deploy') {
+      await activateVersion(env, { version, reason: `phase 1 pretraining (regime ${m.regime}); passed the gate`, actor: 'phase1', comparison });
+    } else {
+      // The cold start needs a model to blend with the online one: a rejected Phase 1 model is
+      // served anyway, forced, with the gate's reasons on record (model_deployments, model.events).
+      await rejectVersion(env, { version, kind: 'rejected', reasons: gate.reasons, actor: 'gate', stage: 'gate', comparison });
+      await activateVersion(env, {
+        version,
+        reason: `forced: cold start with no model that passed the gate (regime ${m.regime}; rejected: ${gate.reasons.join('; ')})`.slice(0, 2_000),
+        actor: 'phase1:force',
+        comparison,
+        force: true,
+      });
+      log.warn({ version, regime: m.regime, reasons: gate.reasons }, 'phase 1 model rejected by the gate; served as the cold start (forced)');
+    }
     versions.push(version);
     m.predictor.dispose();
   }

@@ -12,13 +12,16 @@ import type { CandidateDecision, CandidateSink, FineTuneCandidate } from '../pre
 import type { ModelSource } from '../prediction/index.ts';
 import { getVersion } from '../../sql/index.ts';
 import { decideGate, type GateConfig } from './gate.ts';
+import { windowLosses } from './paired-bootstrap.ts';
 import { activateVersion, registerCandidate, rejectVersion, type RegistryEnv } from './registry.ts';
 import { scopeOf } from './versions.ts';
 
 const fill = (fs: readonly (Forecast | undefined)[]): Forecast[] => fs.map((f) => f ?? { value: 0, pUp: 0.5 });
 
-function metricsOn(p: Predictor, windows: readonly FeatureWindow[], actual: Float64Array): ForecastMetrics {
-  return forecastMetrics(actual, fill(p.predictBatch(windows)));
+/** Metrics and per-window losses of a predictor on the held-out windows. */
+function judge(p: Predictor, windows: readonly FeatureWindow[], actual: Float64Array): { metrics: ForecastMetrics; losses: Float64Array } {
+  const forecasts = fill(p.predictBatch(windows));
+  return { metrics: forecastMetrics(actual, forecasts), losses: windowLosses(actual, forecasts) };
 }
 
 const heldOut = (m: ForecastMetrics) => ({ mae: m.mae, directionAccuracy: m.directionAccuracy, brier: m.brier });
@@ -44,11 +47,27 @@ export class RegistryCandidateSink implements CandidateSink {
       const { windows, actual } = c.heldOut;
       const snap = this.opts.models.snapshot(c.venue, c.symbol);
       const incumbentModel = snap.online ?? snap.pretrained.find((m) => m.version === c.parentVersion);
-      const challenger = metricsOn(c.predictor, windows, actual);
-      const incumbent = incumbentModel ? metricsOn(incumbentModel.predictor, windows, actual) : undefined;
+      const challengerJ = judge(c.predictor, windows, actual);
+      const incumbentJ = incumbentModel ? judge(incumbentModel.predictor, windows, actual) : undefined;
+      const challenger = challengerJ.metrics;
+      const incumbent = incumbentJ?.metrics;
       const baselines: Record<string, ForecastMetrics> = {};
-      for (const b of createBaselines(c.predictor.lookback, c.predictor.preprocessor.horizon)) baselines[b.kind] = metricsOn(b, windows, actual);
-      const gate = decideGate({ scope, challenger, champion: incumbent, baselines, ...(this.opts.gate ? { config: this.opts.gate } : {}) });
+      const baselineLosses: Record<string, Float64Array> = {};
+      for (const b of createBaselines(c.predictor.lookback, c.predictor.preprocessor.horizon)) {
+        const j = judge(b, windows, actual);
+        baselines[b.kind] = j.metrics;
+        baselineLosses[b.kind] = j.losses;
+      }
+      // An online model joins the blend beside the model it was tuned from: it must be non-inferior to it.
+      const gate = decideGate({
+        scope,
+        mode: 'online',
+        challenger,
+        champion: incumbent,
+        baselines,
+        losses: { challenger: challengerJ.losses, ...(incumbentJ ? { champion: incumbentJ.losses } : {}), baselines: baselineLosses },
+        ...(this.opts.gate ? { config: this.opts.gate } : {}),
+      });
       const comparison: Record<string, unknown> = { ...gate, championVersion: incumbentModel?.version ?? null, window: 'fine-tune held-out' };
 
       const packed = packArtifact(await encodeModel(c.predictor.model, c.predictor.preprocessor));
@@ -71,7 +90,7 @@ export class RegistryCandidateSink implements CandidateSink {
       }
       await activateVersion(env, {
         version,
-        reason: `fine-tuned (${c.reason}) from ${c.parentVersion}; beat ${incumbentOut.version} on the held-out window`,
+        reason: `fine-tuned (${c.reason}) from ${c.parentVersion}; non-inferior to ${incumbentOut.version} on the held-out window`,
         actor: this.opts.actor ?? 'fine-tune-gate',
         comparison,
         ...(this.opts.keep !== undefined ? { keep: this.opts.keep } : {}),

@@ -139,7 +139,17 @@ export type ActivationResult = {
  */
 export async function activateVersion(
   env: RegistryEnv,
-  args: { version: string; reason: string; actor: string; action?: 'activate' | 'rollback'; comparison?: Record<string, unknown>; keep?: number; decidedAt?: number },
+  args: {
+    version: string;
+    reason: string;
+    actor: string;
+    action?: 'activate' | 'rollback';
+    comparison?: Record<string, unknown>;
+    keep?: number;
+    decidedAt?: number;
+    /** Needed to activate a version the gate or verification rejected; the deployment's reason says it was forced. */
+    force?: boolean;
+  },
 ): Promise<ActivationResult> {
   const now = env.now ?? Date.now;
   const decidedAt = args.decidedAt ?? now();
@@ -151,6 +161,9 @@ export async function activateVersion(
     if (row.artifactBytes === null || row.artifactSha256 === null) {
       throw new LifecycleError('no_artifact', `model version ${args.version} has no stored artifact (removed by retention)`);
     }
+    if (row.status === 'rejected' && args.force !== true) {
+      throw new LifecycleError('invalid', `model version ${args.version} was rejected (gate or verification); activating it needs force with a reason`);
+    }
     if (!(await artifactIntact(client, row.version))) {
       throw new LifecycleError('corrupt', `model version ${args.version}: stored artifact does not match its sha256 ${row.artifactSha256}; refusing to activate it`);
     }
@@ -161,13 +174,14 @@ export async function activateVersion(
     const at = now();
     if (current && current.version !== row.version) await setVersionStatus(client, current.version, 'retired', at);
     await setVersionStatus(client, row.version, 'active', at);
+    const forced = row.status === 'rejected';
     const deploymentId = await insertDeployment(client, {
       scope: row.scope,
       role: row.role,
       fromVersion: current?.version ?? null,
       toVersion: row.version,
       action,
-      reason: args.reason,
+      reason: forced && !args.reason.startsWith('forced') ? `forced (rejected version): ${args.reason}` : args.reason,
       actor: args.actor,
       at,
     });
@@ -195,6 +209,44 @@ export async function activateVersion(
   const removed = await applyRetention(env.db, result.scope, args.keep ?? 10);
   if (removed.length) env.log.info({ scope: result.scope, removed }, 'retention removed old artifacts');
   env.log.info({ version: result.version, from: result.from, scope: result.scope, action, latencyMs: result.latencyMs }, 'model activated');
+  return result;
+}
+
+/**
+ * Takes an active online model out of service without a successor: the scope then
+ * serves its pretrained models alone (the online weight goes to them). Recorded as
+ * a `withdraw` deployment and published as `model.events.withdrawn`.
+ */
+export async function withdrawVersion(env: RegistryEnv, args: { version: string; reason: string; actor: string; decidedAt?: number }): Promise<ActivationResult> {
+  const now = env.now ?? Date.now;
+  const decidedAt = args.decidedAt ?? now();
+  const result = await withTransaction(env.db, async (client) => {
+    const row = await getVersion(client, args.version);
+    if (!row) throw new LifecycleError('not_found', `model version ${args.version} is not in the registry`);
+    await lockScope(client, row.scope);
+    if (row.status !== 'active') throw new LifecycleError('invalid', `model version ${args.version} is ${row.status}, not active`);
+    if (row.role !== 'online') throw new LifecycleError('invalid', `only an online model can be withdrawn without a successor (${args.version} is ${row.role})`);
+    const at = now();
+    await setVersionStatus(client, row.version, 'retired', at);
+    const deploymentId = await insertDeployment(client, {
+      scope: row.scope,
+      role: row.role,
+      fromVersion: row.version,
+      toVersion: row.version,
+      action: 'withdraw',
+      reason: args.reason,
+      actor: args.actor,
+      at,
+    });
+    const value = await syncKv(env.kv, client, row.scope, `withdraw ${row.version}: ${args.reason}`, at);
+    return { version: row.version, from: row.version, scope: row.scope, role: row.role, regime: undefined, deploymentId, value, latencyMs: now() - decidedAt };
+  });
+  await publishEvent(
+    env,
+    { kind: 'withdrawn', scope: result.scope, role: result.role, version: result.version, reasons: [args.reason], actor: args.actor, at: now(), latencyMs: result.latencyMs },
+    `deployment:${result.deploymentId}`,
+  );
+  env.log.warn({ version: result.version, scope: result.scope, latencyMs: result.latencyMs }, 'online model withdrawn');
   return result;
 }
 

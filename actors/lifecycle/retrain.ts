@@ -4,18 +4,15 @@ import { loadPredictor, packArtifact, readArtifactDir, readModelBars, type Neura
 import { readBars } from '../../sql/index.ts';
 import {
   activeVersions,
-  countBarsAfter,
-  getVersion,
-  lastSucceededRetrainAt,
   mergeVersionMetrics,
   updateRetrainRun,
   type VersionRow,
 } from '../../sql/index.ts';
 import { publishJson, retrainResultSchema, subjects, type RetrainResult } from '../../streams/index.ts';
-import { decideGate, type GateConfig, type GateDecision } from './gate.ts';
+import { decideGate, type GateConfig } from './gate.ts';
 import { activateVersion, registerCandidate, rejectVersion, type RegistryEnv } from './registry.ts';
 import type { Trainer, TrainSummary } from './trainer.ts';
-import { backendBytes, evaluateOnWindow, verifyCandidate, type VerificationLimits, type VerificationReport } from './verification.ts';
+import { backendBytes, evaluateOnWindow, verifyCandidate, type VerificationLimits, type WindowEvaluation } from './verification.ts';
 import { ANY_REGIME, GLOBAL_SCOPE, majorFor, splitScope } from './versions.ts';
 
 /**
@@ -47,40 +44,10 @@ export const retrainConfigSchema = z.strictObject({
   csvSymbol: z.string().optional(),
   role: z.enum(['pretrained', 'online']).default('pretrained'),
   regime: z.string().min(1).default(ANY_REGIME),
-  /** Gate and verification overrides for this request. */
-  gate: z
-    .strictObject({
-      aucFloor: z.number().min(0).max(1).optional(),
-      maxAucDropPct: z.number().min(0).optional(),
-      maxF1DropPct: z.number().min(0).optional(),
-      baselineRmseTolerancePct: z.number().min(0).optional(),
-      baselineAuc: z.boolean().optional(),
-    })
-    .optional(),
-  verification: z
-    .strictObject({
-      minDirectionAccuracy: z.number().min(0).max(1).optional(),
-      maxLatencyP99Ms: z.number().positive().optional(),
-      minThroughputPerS: z.number().min(0).optional(),
-      maxMemoryBytes: z.number().positive().optional(),
-      maxMetricDrift: z.number().min(0).optional(),
-    })
-    .optional(),
-  /** Feedback trigger: the counts the caller saw (informational) or a policy override. */
-  feedback: z.strictObject({ minNewBars: int(0).optional(), minDays: z.number().min(0).optional(), urgentBars: int(1).optional() }).optional(),
+  // No gate or verification overrides: thresholds come from the configuration, so no
+  // publisher on model.retrain.cmd can weaken them (a command naming them is invalid).
 });
 export type RetrainConfig = z.output<typeof retrainConfigSchema>;
-
-/** Feedback trigger policy: retrain when N new labelled bars AND D days, or at once past the urgent count. */
-export type FeedbackPolicy = { minNewBars: number; minDays: number; urgentBars: number };
-export const DEFAULT_FEEDBACK: FeedbackPolicy = { minNewBars: 1_440, minDays: 1, urgentBars: 10_080 };
-
-/** Pure feedback decision: `newBars` labelled bars since the model's data ended, `daysSince` the last retrain. */
-export function feedbackDue(newBars: number, daysSince: number, p: FeedbackPolicy): { due: boolean; why: string } {
-  if (newBars >= p.urgentBars) return { due: true, why: `${newBars} new labelled bars >= urgent threshold ${p.urgentBars}` };
-  if (newBars >= p.minNewBars && daysSince >= p.minDays) return { due: true, why: `${newBars} new bars >= ${p.minNewBars} and ${daysSince.toFixed(2)} days >= ${p.minDays}` };
-  return { due: false, why: `${newBars} new labelled bars (need ${p.minNewBars}, urgent ${p.urgentBars}) after ${daysSince.toFixed(2)} days (need ${p.minDays})` };
-}
 
 export type RetrainDeps = {
   env: RegistryEnv;
@@ -91,9 +58,10 @@ export type RetrainDeps = {
   retryBaseMs?: number;
   gate?: Partial<GateConfig>;
   verification?: Partial<VerificationLimits>;
-  feedback?: FeedbackPolicy;
   keep?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** Called when a run failed for good (after its retries): the lifecycle raises `ops.alert.retrain_failed`. */
+  onFailed?: (failure: { requestId: string; scope: string; trigger: string; attempts: number; error: string }) => void;
   /** Called when an attempt starts (status, tests). */
   onAttempt?: (requestId: string, attempt: number) => void;
 };
@@ -128,13 +96,6 @@ async function publishResult(deps: RetrainDeps, result: RetrainResult): Promise<
   return checked;
 }
 
-/** Drops undefined values (zod optionals) so a partial override cannot erase a default. */
-function defined<T extends object>(o: T | undefined): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o ?? {})) if (v !== undefined) out[k] = v;
-  return out as { [K in keyof T]?: Exclude<T[K], undefined> };
-}
-
 const errMsg = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
 
 /** Runs one request to its end and publishes the result. Never throws for a failed training: that is a result. */
@@ -162,21 +123,9 @@ export async function runRetrain(deps: RetrainDeps, req: RetrainRequest): Promis
     return finish({ requestId: req.requestId, status: 'failed', deployed: false, error: `invalid retrain config: ${issues}` }, 'failed', 0);
   }
   const c = parsed.data;
-  const champion: VersionRow | undefined = (await activeVersions(env.db, req.scope)).find(
-    (r) => r.role === c.role && (c.role === 'online' || (r.regime ?? ANY_REGIME) === c.regime),
-  );
-
-  if (req.trigger === 'feedback') {
-    const vs = splitScope(req.scope);
-    const policy: FeedbackPolicy = { ...(deps.feedback ?? DEFAULT_FEEDBACK), ...defined(c.feedback) };
-    const since = champion?.dataTo ?? 0;
-    const newBars = vs ? await countBarsAfter(env.db, vs.venue, vs.symbol, since) : 0;
-    const last = (await lastSucceededRetrainAt(env.db, req.scope)) ?? champion?.activatedAt ?? 0;
-    const days = ((env.now ?? Date.now)() - last) / 86_400_000;
-    const due = feedbackDue(newBars, days, policy);
-    if (!due.due) return finish({ requestId: req.requestId, status: 'skipped', deployed: false, error: `feedback not due: ${due.why}` }, 'skipped', 0);
-    log.info({ why: due.why }, 'feedback retrain due');
-  }
+  const champion: VersionRow | undefined = await servingChampion(env.db, req.scope, c.role, c.regime);
+  // An online model serves beside the pretrained one: without an online incumbent it is judged against that.
+  const incumbent: VersionRow | undefined = champion ?? (c.role === 'online' ? await servingChampion(env.db, req.scope, 'pretrained', c.regime) : undefined);
 
   // --- training, retried ----------------------------------------------------------
   const maxAttempts = 1 + (deps.maxRetries ?? 3);
@@ -218,11 +167,9 @@ export async function runRetrain(deps: RetrainDeps, req: RetrainRequest): Promis
     }
   }
   if (!trained) {
-    return finish(
-      { requestId: req.requestId, status: 'failed', deployed: false, error: `training failed after ${attempt} attempt(s): ${errMsg(lastError)}` },
-      'failed',
-      attempt,
-    );
+    const error = `training failed after ${attempt} attempt(s): ${errMsg(lastError)}`;
+    await failedForGood(deps, req, c.role, champion?.version, attempt, error);
+    return finish({ requestId: req.requestId, status: 'failed', deployed: false, error }, 'failed', attempt);
   }
 
   // --- candidate, gate, verification ----------------------------------------------------
@@ -241,7 +188,7 @@ export async function runRetrain(deps: RetrainDeps, req: RetrainRequest): Promis
       runId: s.runId,
       artifact: packed,
       params: { ...trained.config, trigger: req.trigger, requestId: req.requestId },
-      metrics: { test: s.test, baselines: s.baselines, bestEpoch: s.bestEpoch, epochsRan: s.epochsRan, testWindow: { fromTs: testFrom, toTs: testTo } },
+      metrics: { trainReported: s.test, bestEpoch: s.bestEpoch, epochsRan: s.epochsRan, testWindow: { fromTs: testFrom, toTs: testTo } },
       ...(champion ? { parentVersion: champion.version } : {}),
       ...(s.data.fromTs !== null ? { dataFrom: s.data.fromTs } : {}),
       ...(s.data.toTs !== null ? { dataTo: s.data.toTs } : {}),
@@ -249,54 +196,55 @@ export async function runRetrain(deps: RetrainDeps, req: RetrainRequest): Promis
     },
     (env.now ?? Date.now)(),
   );
-  log.info({ version, champion: champion?.version }, 'candidate registered');
+  log.info({ version, champion: champion?.version, incumbent: incumbent?.version }, 'candidate registered');
 
   const predictors: NeuralPredictor[] = [];
   try {
+    if (testFrom === null || testTo === null) throw new RetrainRequestError('training left no test window to judge the candidate on');
     // The candidate is loaded back from the registry: the bytes checked are the bytes that will serve.
     const before = backendBytes();
     const candidate = await loadPredictor({ version, db: env.db });
     predictors.push(candidate);
     const memoryBytes = Math.max(0, backendBytes() - before);
-
-    let championMetrics: GateDecision['champion'] = null;
-    let championNote: string | undefined;
-    if (champion && testFrom !== null && testTo !== null) {
+    // Every model is judged the same way, on the same held-out window it never trained on.
+    const challengerEval = evaluateOnWindow(candidate, trained.bars, testFrom, testTo);
+    let incumbentEval: WindowEvaluation | undefined;
+    let note: string | undefined;
+    if (incumbent) {
       try {
-        const cp = await loadPredictor({ version: champion.version, db: env.db });
-        predictors.push(cp);
-        championMetrics = evaluateOnWindow(cp, trained.bars, testFrom, testTo).model;
+        const ip = await loadPredictor({ version: incumbent.version, db: env.db });
+        predictors.push(ip);
+        incumbentEval = evaluateOnWindow(ip, trained.bars, testFrom, testTo);
       } catch (err) {
-        championNote = `champion ${champion.version} could not be re-evaluated (${errMsg(err)}); its stored test metrics are used`;
-        const stored = (await getVersion(env.db, champion.version))?.metrics.test;
-        const m = z.object({ n: z.number(), rocAuc: z.number().nullable(), f1: z.number().nullable(), rmse: z.number(), directionAccuracy: z.number() }).safeParse(stored);
-        championMetrics = m.success ? m.data : null;
+        note = `incumbent ${incumbent.version} could not be evaluated on this window (${errMsg(err)}); the candidate was judged against the naive baselines`;
       }
     }
-    const verifyArgs = {
-      predictor: candidate,
-      bars: trained.bars,
-      fromTs: testFrom ?? 0,
-      toTs: testTo ?? 0,
-      memoryBytes,
-      reported: { directionAccuracy: s.test.directionAccuracy },
-      limits: { ...deps.verification, ...defined(c.verification) },
-    };
+    const mode = c.role === 'online' ? 'online' : 'challenger';
+    const gateInput = {
+      scope: req.scope,
+      mode,
+      challenger: challengerEval.model,
+      champion: incumbentEval?.model,
+      baselines: challengerEval.baselines,
+      losses: { challenger: challengerEval.losses.model, ...(incumbentEval ? { champion: incumbentEval.losses.model } : {}), baselines: challengerEval.losses.baselines },
+      ...(deps.gate ? { config: deps.gate } : {}),
+    } as const;
+    // The gate (pure, fast) and the verification (accuracy and performance, each with a timeout) run side by side.
     const [gate, verification] = await Promise.all([
-      Promise.resolve(
-        decideGate({
-          scope: req.scope,
-          challenger: s.test,
-          champion: champion ? (championMetrics ?? undefined) : undefined,
-          baselines: s.baselines,
-          config: { ...deps.gate, ...defined(c.gate) },
-        }),
-      ),
-      verifyCandidate(verifyArgs) as Promise<VerificationReport>,
+      Promise.resolve().then(() => decideGate(gateInput)),
+      verifyCandidate({
+        predictor: candidate,
+        bars: trained.bars,
+        fromTs: testFrom,
+        toTs: testTo,
+        memoryBytes,
+        reported: { directionAccuracy: s.test.directionAccuracy },
+        limits: deps.verification,
+      }),
     ]);
-    const comparison: Record<string, unknown> = { ...gate, champion: gate.champion, championVersion: champion?.version ?? null, ...(championNote ? { note: championNote } : {}) };
-    const metrics: Record<string, unknown> = { test: s.test, baselines: s.baselines, verification };
-    await mergeVersionMetrics(env.db, version, { gate: comparison, verification });
+    const comparison: Record<string, unknown> = { ...gate, championVersion: incumbent?.version ?? null, ...(note ? { note } : {}) };
+    const metrics: Record<string, unknown> = { test: challengerEval.model, baselines: challengerEval.baselines, trainReported: s.test, verification };
+    await mergeVersionMetrics(env.db, version, { test: challengerEval.model, baselines: challengerEval.baselines, gate: comparison, verification });
 
     if (gate.decision === 'reject') {
       await rejectVersion(env, { version, kind: 'rejected', reasons: gate.reasons, actor: 'gate', stage: 'gate', comparison });
@@ -312,7 +260,12 @@ export async function runRetrain(deps: RetrainDeps, req: RetrainRequest): Promis
     }
     await activateVersion(env, {
       version,
-      reason: gate.firstModel ? `first model of ${req.scope} (passed the floor)` : `challenger beat champion ${champion?.version ?? '?'} (retrain ${req.trigger})`,
+      reason:
+        mode === 'online'
+          ? `online model non-inferior to ${incumbent?.version ?? 'the naive baselines'} (retrain ${req.trigger})`
+          : champion
+            ? `challenger beat champion ${champion.version} (retrain ${req.trigger})`
+            : `first model of ${req.scope} (passed the floor and the naive baselines)`,
       actor: `retrain:${req.trigger}`,
       comparison,
       ...(deps.keep !== undefined ? { keep: deps.keep } : {}),
@@ -320,10 +273,49 @@ export async function runRetrain(deps: RetrainDeps, req: RetrainRequest): Promis
     return finish({ requestId: req.requestId, status: 'succeeded', version, deployed: true, metrics, comparison }, 'succeeded', attempt);
   } catch (err) {
     log.error({ err, version }, 'retrain failed after training');
+    await failedForGood(deps, req, c.role, champion?.version, attempt, `after training: ${errMsg(err)}`);
     return finish({ requestId: req.requestId, status: 'failed', version, deployed: false, error: `after training: ${errMsg(err)}` }, 'failed', attempt);
   } finally {
     for (const p of predictors) p.dispose();
   }
+}
+
+/** `model.events.retrain_failed` (its `version` is the one that keeps serving) and the failure callback. */
+async function failedForGood(deps: RetrainDeps, req: RetrainRequest, role: 'pretrained' | 'online', serving: string | undefined, attempts: number, error: string): Promise<void> {
+  const { env } = deps;
+  try {
+    await publishJson(env.js, {
+      subject: subjects.modelEvent('retrain_failed'),
+      payload: {
+        kind: 'retrain_failed',
+        scope: req.scope,
+        role,
+        version: serving ?? 'none',
+        reasons: [error.slice(0, 2_000)],
+        actor: `retrain:${req.trigger}`,
+        at: (env.now ?? Date.now)(),
+        stage: 'training',
+        comparison: { requestId: req.requestId, attempts },
+      },
+      msgId: `retrain-failed:${req.requestId}`,
+    });
+  } catch (err) {
+    env.log.warn({ err, requestId: req.requestId }, 'could not publish model.events.retrain_failed');
+  }
+  deps.onFailed?.({ requestId: req.requestId, scope: req.scope, trigger: req.trigger, attempts, error });
+}
+
+/**
+ * The model a challenger must beat: the active one of its role (and regime, for
+ * pretrained models) in the scope, else the one the scope is served from
+ * (`global`), the same chain the predictor serves from.
+ */
+export async function servingChampion(db: RegistryEnv['db'], scope: string, role: 'pretrained' | 'online', regime: string): Promise<VersionRow | undefined> {
+  const match = (r: VersionRow) => r.role === role && (role === 'online' || (r.regime ?? ANY_REGIME) === regime);
+  const own = (await activeVersions(db, scope)).find(match);
+  if (own || scope === GLOBAL_SCOPE) return own;
+  const global = await activeVersions(db, GLOBAL_SCOPE);
+  return global.find(match) ?? (role === 'pretrained' ? global.find((r) => r.role === 'pretrained') : undefined);
 }
 
 /** Scope of a retrain command: `<venue>.<symbol>` when both are given, else global. */

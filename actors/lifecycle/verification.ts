@@ -11,6 +11,7 @@ import {
   type OhlcvBar,
   type Predictor,
 } from '../../models/index.ts';
+import { windowLosses } from './paired-bootstrap.ts';
 
 /**
  * Evaluation on a fixed test window and the verification a candidate must pass
@@ -32,7 +33,13 @@ export function windowsIn(predictor: NeuralPredictor, bars: readonly OhlcvBar[],
   return { windows, actual };
 }
 
-export type WindowEvaluation = { model: ForecastMetrics; baselines: Record<string, ForecastMetrics>; windows: number };
+export type WindowEvaluation = {
+  model: ForecastMetrics;
+  baselines: Record<string, ForecastMetrics>;
+  windows: number;
+  /** Per-window losses (paired-bootstrap.ts `windowLosses`), same windows for the model and every baseline. */
+  losses: { model: Float64Array; baselines: Record<string, Float64Array> };
+};
 
 /**
  * A model and every naive baseline on the same windows (the gate compares
@@ -42,10 +49,16 @@ export function evaluateOnWindow(predictor: NeuralPredictor, bars: readonly Ohlc
   const { windows, actual } = windowsIn(predictor, bars, fromTs, toTs);
   if (windows.length === 0) throw new RangeError(`no labelled windows between ${new Date(fromTs).toISOString()} and ${new Date(toTs).toISOString()}`);
   const fill = (fs: readonly (ReturnType<Predictor['predict']>)[]) => fs.map((f) => f ?? { value: 0, pUp: 0.5 });
-  const model = forecastMetrics(actual, fill(predictor.predictBatch(windows)));
+  const modelForecasts = fill(predictor.predictBatch(windows));
+  const model = forecastMetrics(actual, modelForecasts);
   const baselines: Record<string, ForecastMetrics> = {};
-  for (const b of createBaselines(predictor.lookback, predictor.preprocessor.horizon)) baselines[b.kind] = forecastMetrics(actual, fill(b.predictBatch(windows)));
-  return { model, baselines, windows: windows.length };
+  const baselineLosses: Record<string, Float64Array> = {};
+  for (const b of createBaselines(predictor.lookback, predictor.preprocessor.horizon)) {
+    const f = fill(b.predictBatch(windows));
+    baselines[b.kind] = forecastMetrics(actual, f);
+    baselineLosses[b.kind] = windowLosses(actual, f);
+  }
+  return { model, baselines, windows: windows.length, losses: { model: windowLosses(actual, modelForecasts), baselines: baselineLosses } };
 }
 
 export type VerificationLimits = {
@@ -59,15 +72,34 @@ export type VerificationLimits = {
   maxMemoryBytes: number;
   /** Holdout metrics must match what training reported within this (direction accuracy, absolute). */
   maxMetricDrift: number;
+  /** Each check (accuracy, performance) that has not finished by then fails the verification. */
+  checkTimeoutMs: number;
 };
 
 export const DEFAULT_VERIFICATION: VerificationLimits = {
-  minDirectionAccuracy: 0.45,
+  // A coin flip: what the naive forecasts score in expectation; no candidate serves below it.
+  minDirectionAccuracy: 0.5,
   maxLatencyP99Ms: 50,
   minThroughputPerS: 500,
   maxMemoryBytes: 64 * 1024 * 1024,
   maxMetricDrift: 0.02,
+  checkTimeoutMs: 30_000,
 };
+
+/** Resolves with the check's result, or undefined when it overran `ms`. */
+async function within<T>(ms: number, work: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 export type VerificationReport = {
   ok: boolean;
@@ -103,7 +135,15 @@ export async function verifyCandidate(args: {
   const { windows, actual } = windowsIn(args.predictor, args.bars, args.fromTs, args.toTs);
   const reasons: string[] = [];
   if (windows.length === 0) reasons.push('no labelled holdout windows');
-  const accuracy = async () => forecastMetrics(actual, args.predictor.predictBatch(windows).map((f) => f ?? { value: 0, pUp: 0.5 }));
+  // Both checks run at once, each in slices that yield to the event loop, each with its own timeout.
+  const accuracy = async () => {
+    const forecasts: { value: number; pUp: number }[] = [];
+    for (let from = 0; from < windows.length; from += 128) {
+      for (const f of args.predictor.predictBatch(windows.slice(from, from + 128))) forecasts.push(f ?? { value: 0, pUp: 0.5 });
+      await yieldTurn();
+    }
+    return forecastMetrics(actual, forecasts);
+  };
   const measure = async () => {
     const n = Math.min(args.latencySamples ?? 200, Math.max(windows.length, 1));
     const lat: number[] = [];
@@ -123,9 +163,12 @@ export async function verifyCandidate(args: {
     const ms = performance.now() - t;
     return { latencyP50Ms: percentile(lat, 50), latencyP99Ms: percentile(lat, 99), throughputPerS: batch.length / Math.max(ms / 1000, 1e-6), memoryBytes: args.memoryBytes, samples: lat.length };
   };
-  // The two checks are independent; run them side by side.
-  const [holdout, perf] = await Promise.all([accuracy(), measure()]);
-  if (windows.length > 0) {
+  const [holdoutOrNone, perfOrNone] = await Promise.all([within(limits.checkTimeoutMs, accuracy()), within(limits.checkTimeoutMs, measure())]);
+  if (!holdoutOrNone) reasons.push(`accuracy check did not finish within ${limits.checkTimeoutMs} ms`);
+  if (!perfOrNone) reasons.push(`performance check did not finish within ${limits.checkTimeoutMs} ms`);
+  const holdout = holdoutOrNone ?? forecastMetrics([], []);
+  const perf = perfOrNone ?? { latencyP50Ms: Number.NaN, latencyP99Ms: Number.NaN, throughputPerS: 0, memoryBytes: args.memoryBytes, samples: 0 };
+  if (windows.length > 0 && holdoutOrNone && perfOrNone) {
     if (holdout.directionAccuracy < limits.minDirectionAccuracy) {
       reasons.push(`holdout direction accuracy ${holdout.directionAccuracy.toFixed(4)} < ${limits.minDirectionAccuracy}`);
     }

@@ -1,5 +1,6 @@
 import type { CandidateDecision, CandidateSink } from './candidate-sink.ts';
 import { DEFAULT_FINE_TUNE, fineTune, type AdaptationReport, type FineTuneConfig } from './fine-tune.ts';
+import type { FineTuneRunner } from './fine-tune-thread.ts';
 import type { FineTuneTrigger } from './hybrid-engine.ts';
 
 /** Outcome of one fine-tune: the candidate's version, its adaptation quality and what the sink decided. */
@@ -16,16 +17,18 @@ export const onlineVersion = (t: Pick<FineTuneTrigger, 'venue' | 'symbol' | 'ts'
 
 /**
  * One adaptation step: fine-tune a copy of the trigger's base model on its bars
- * (yielding to the event loop between mini-batches) and hand the candidate to the sink.
+ * (with `tune`: in production a worker thread, so the training never runs where
+ * bars are predicted) and hand the candidate to the sink.
  */
 export async function adaptOnline(
   trigger: FineTuneTrigger,
   sink: CandidateSink,
   config: FineTuneConfig = DEFAULT_FINE_TUNE,
-  options: { signal?: AbortSignal } = {},
+  options: { tune?: FineTuneRunner } = {},
 ): Promise<AdaptationOutcome> {
   const version = onlineVersion(trigger);
-  const result = await fineTune(trigger.base.predictor, trigger.bars, version, config, options);
+  const tune: FineTuneRunner = options.tune ?? ((base, bars, v, c) => fineTune(base, bars, v, c));
+  const result = await tune(trigger.base.predictor, trigger.bars, version, config);
   const decision = await sink.submit({
     venue: trigger.venue,
     symbol: trigger.symbol,

@@ -2,6 +2,7 @@ import { FeatureBuilder, NeuralPredictor, warmupBars, type FeatureSpec, type Fea
 import type { Prediction } from '../../streams/index.ts';
 import { DEFAULT_PAGE_HINKLEY, DriftMonitor, type PageHinkleyConfig } from './drift.ts';
 import type { ModelSource, ServingModel } from './model-source.ts';
+import type { LiveOutcome } from './outcome-feed.ts';
 import { ANY_REGIME, classifyRegime, DEFAULT_REGIME_THRESHOLDS, RegimeFeaturesStream, RegimeTracker, type RegimeThresholds } from './regimes.ts';
 import { createPureWeightKeeper, type WeightKeeper, type WeightKeeperFactory } from './weight-keeper.ts';
 import { blendConfidence, blendWeights, checkWeighterConfig, DEFAULT_WEIGHTER_CONFIG, type WeighterConfig } from './weighter.ts';
@@ -119,7 +120,8 @@ export type SymbolStatus = {
   readonly lastTs: number | undefined;
 };
 
-type Pending = { ts: number; forecasts: Record<string, Forecast>; adaptive: string };
+/** The forecasts awaiting their bar; `versions` is absent for one restored from a snapshot. */
+type Pending = { ts: number; forecasts: Record<string, Forecast>; adaptive: string; versions?: Record<string, string> };
 
 type SymbolState = {
   readonly venue: string;
@@ -161,13 +163,15 @@ export class HybridEngine {
   private readonly symbols = new Map<string, SymbolState>();
   private readonly keeperFactory: WeightKeeperFactory;
   private readonly now: () => number;
+  private readonly onOutcome: ((o: LiveOutcome) => void) | undefined;
 
   constructor(
     private readonly models: ModelSource,
     config: Partial<HybridEngineConfig> & Pick<HybridEngineConfig, 'spec'>,
-    options: { weightKeeper?: WeightKeeperFactory; now?: () => number } = {},
+    options: { weightKeeper?: WeightKeeperFactory; now?: () => number; onOutcome?: (o: LiveOutcome) => void } = {},
   ) {
     this.config = { ...DEFAULT_ENGINE_CONFIG, ...config };
+    this.onOutcome = options.onOutcome;
     checkWeighterConfig(this.config.weighter);
     this.keeperFactory = options.weightKeeper ?? createPureWeightKeeper(this.config.weighter);
     this.now = options.now ?? Date.now;
@@ -274,6 +278,14 @@ export class HybridEngine {
     if (!p || prevClose === undefined || bar.ts !== p.ts + MINUTE_MS) return false;
     const actual = Math.log(bar.close / prevClose);
     s.weights.score(actual, p.forecasts, bar.ts);
+    const versions = p.versions;
+    if (this.onOutcome && versions) {
+      const components = Object.entries(p.forecasts).flatMap(([role, f]) => {
+        const version = versions[role];
+        return version === undefined ? [] : [{ role, version, value: f.value, pUp: f.pUp }];
+      });
+      this.onOutcome({ venue: s.venue, symbol: s.symbol, ts: bar.ts, actual, components });
+    }
     const adaptive = p.forecasts[p.adaptive];
     return adaptive ? s.drift.observe(adaptive.value, actual) : false;
   }
@@ -434,6 +446,7 @@ export class HybridEngine {
       ts: bar.ts,
       forecasts: Object.fromEntries(components.map((c) => [c.role, c.forecast])),
       adaptive: results.online ? 'online' : 'pretrained',
+      versions: Object.fromEntries(components.map((c) => [c.role, c.version])),
     };
     s.weights.expect?.(s.pending);
     s.weightsHistory.push({ ts: bar.ts, weights: w });

@@ -13,6 +13,8 @@ export * from './drift.ts';
 export * from './weights.schema.ts';
 export * from './hybrid-engine.ts';
 export * from './fine-tune.ts';
+export * from './outcome-feed.ts';
+export { FineTuneThread, type FineTuneRunner } from './fine-tune-thread.ts';
 export * from './candidate-sink.ts';
 export * from './pretrain.ts';
 export * from './adapt.ts';

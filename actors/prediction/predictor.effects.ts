@@ -13,6 +13,7 @@ import {
   type ModelSource,
   type QualityLookup,
   type WeightKeeperFactory,
+  type LiveOutcome,
 } from './index.ts';
 import { symbolQualityState } from '../quality/index.ts';
 import { insertPredictions, readBars, upsertBars, withTransaction, type Db } from '../../sql/index.ts';
@@ -111,6 +112,8 @@ export type PredictorDeps = {
   preloadBars?: number;
   /** Fine-tune requests go here (the service hands them to the fineTuner actor). */
   onTriggers?: (triggers: readonly { trigger: FineTuneTrigger; requestId?: string }[]) => void;
+  /** Realised outcomes of the served components (the lifecycle's live skill and automatic rollback). */
+  onOutcome?: (o: LiveOutcome) => void;
   /** Failed handlings of a bar (each a crash and restart) before it is dead-lettered (default POISON_MAX_FAILURES). */
   poisonMaxFailures?: number;
   /** Bars handed over by this process's marketSync ahead of their commit (see BarLane). */
@@ -155,7 +158,7 @@ export function createPredictorActors(deps: PredictorDeps) {
   // Default: one confidence-weighter machine per symbol, persisted in actor_snapshots (a restart resumes the weights).
   const weighters = deps.weightKeeper ? undefined : createPersistentWeighters({ db: deps.db, log, ...(deps.engine?.weighter ? { config: deps.engine.weighter } : {}) });
   const weightKeeper = deps.weightKeeper ?? weighters?.factory ?? createConfidenceWeighters(deps.engine?.weighter);
-  const engine = new HybridEngine(deps.models, engineConfig, { weightKeeper, ...(deps.now ? { now: deps.now } : {}) });
+  const engine = new HybridEngine(deps.models, engineConfig, { weightKeeper, ...(deps.now ? { now: deps.now } : {}), ...(deps.onOutcome ? { onOutcome: deps.onOutcome } : {}) });
   const quality: QualityLookup = deps.quality ?? ((venue, symbol) => symbolQualityState(venue, symbol));
   const preloadBars = deps.preloadBars ?? Math.max(engine.barsNeeded, 120);
   for (const m of deps.models.snapshot('_', '_').pretrained) {

@@ -1,6 +1,7 @@
 import { createActor, waitFor, type ActorRefFrom } from 'xstate';
 import type { FineTuneConfig, CandidateSink, SymbolStatus, AdaptationOutcome } from './index.ts';
 import { fineTunerMachine } from './fine-tuner.machine.ts';
+import { FineTuneThread } from './fine-tune-thread.ts';
 import { createFineTunerActors } from './fine-tuner.effects.ts';
 import { predictorMachine } from './predictor.machine.ts';
 import { createPredictorActors, type PredictorDeps } from './predictor.effects.ts';
@@ -11,6 +12,8 @@ export type PredictorsDeps = Omit<PredictorDeps, 'onTriggers'> & {
   /** Fine-tuning settings, or false to never fine-tune. */
   fineTune?: FineTuneConfig | false;
   onAdapted?: (outcome: AdaptationOutcome) => void;
+  /** Run fine-tunes in this thread instead of a worker thread (tests of the machine only). */
+  fineTuneInProcess?: boolean;
 };
 
 export type PredictorsHandle = {
@@ -35,11 +38,15 @@ export type PredictorsHandle = {
 export function startPredictors(deps: PredictorsDeps): PredictorsHandle {
   const sink = deps.sink;
   let fineTuner: ActorRefFrom<typeof fineTunerMachine> | undefined;
+  let thread: FineTuneThread | undefined;
   if (sink && deps.fineTune !== false) {
+    // Training runs in a worker thread with its own backend: this thread keeps ingesting and predicting.
+    thread = deps.fineTuneInProcess ? undefined : new FineTuneThread({ log: deps.log, backend: deps.settings.TFJS_BACKEND });
     const ft = createFineTunerActors({
       sink,
       log: deps.log,
       nc: deps.nc,
+      ...(thread ? { tune: thread.run } : {}),
       ...(deps.fineTune ? { config: deps.fineTune } : {}),
       ...(deps.onAdapted ? { onOutcome: deps.onAdapted } : {}),
     });
@@ -78,6 +85,7 @@ export function startPredictors(deps: PredictorsDeps): PredictorsHandle {
         await waitFor(ftRef, (s) => !s.matches('training'), { timeout: 120_000 }).catch(() => undefined);
         ftRef.send({ type: 'finetune.stop' });
       }
+      await thread?.close();
       // Every batch already saved its weights before its ack; this covers anything changed since (drain).
       await logic.weighters?.flush().catch((err: unknown) => deps.log.warn({ err }, 'could not save the weighter snapshots on stop'));
       logic.engine.stop();

@@ -18,6 +18,7 @@ import {
 import type { Db } from '../../sql/index.ts';
 import { latestQualityReport, readTickAggregates, upsertQualityReport } from '../../sql/index.ts';
 import { publishJson, subjects } from '../../streams/index.ts';
+import type { Alerter } from '../../ops/index.ts';
 import type { BarWindow, Evaluation, ReportOut } from './consistency.machine.ts';
 
 export type ConsistencyDeps = {
@@ -31,6 +32,8 @@ export type ConsistencyDeps = {
   /** Send `clock.tick` this often to close quiet windows; 0 = never (tests send ticks). */
   tickEveryMs?: number;
   now?: () => number;
+  /** Raises `ops.alert.quarantined` / `degraded` / `recovered` when a symbol's health changes. */
+  alert?: Alerter;
 };
 
 /**
@@ -86,6 +89,23 @@ export function createConsistencyActors(deps: ConsistencyDeps) {
       await publishJson(js, { subject, payload: event, msgId: `${venue}:${symbol}:state:${report.windowFrom}:${change.to}` });
       const level = change.to === 'healthy' ? 'info' : 'warn';
       log[level]({ venue, symbol, from: change.from, to: change.to, reason: change.reason }, 'quality state changed');
+      if (deps.alert) {
+        const kind = change.to === 'healthy' ? 'recovered' : change.to;
+        const severity = change.to === 'quarantined' ? 'critical' : change.to === 'degraded' ? 'warning' : 'info';
+        const message =
+          change.to === 'quarantined'
+            ? `${venue}/${symbol} quarantined: predictions withheld (${change.reason})`
+            : change.to === 'degraded'
+              ? `${venue}/${symbol} data degraded (${change.reason})`
+              : `${venue}/${symbol} data healthy again (${change.reason})`;
+        await deps.alert(kind, {
+          severity,
+          message: message.slice(0, 1_000),
+          venue,
+          symbol,
+          details: { from: change.from, to: change.to, reason: change.reason, windowFrom: report.windowFrom, windowTo: report.windowTo },
+        });
+      }
     }
     if (report.findings.length > 0) {
       log.info(

@@ -1,3 +1,4 @@
+import type { Alerter } from '../../ops/index.ts';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createActor, waitFor, type Actor } from 'xstate';
@@ -149,6 +150,8 @@ export type QualitySupervisorDeps = {
   /** Overrides of the quality settings of `settings` (tests, CLI flags). */
   quality?: Partial<QualitySettings>;
   board?: QualityBoard;
+  /** `ops.alert.quarantined` / `degraded` / `recovered` on a symbol's health changes. */
+  alert?: Alerter;
 };
 
 /** One symbol as `status()` shows it. */
@@ -238,7 +241,7 @@ export async function startQualitySupervisor(deps: QualitySupervisorDeps): Promi
   const backfillActors = createBackfillActors({
     db: deps.db, js, provider: deps.provider, log: deps.log, feed: false, tickEveryMs: 0, resumeFromLastBar: false,
   });
-  const consistencyActors = createConsistencyActors({ db: deps.db, js, log: deps.log, board, feed: false, tickEveryMs: 0 });
+  const consistencyActors = createConsistencyActors({ db: deps.db, js, log: deps.log, board, feed: false, tickEveryMs: 0, ...(deps.alert ? { alert: deps.alert } : {}) });
   const backfill = backfillMachine.provide({ actors: backfillActors });
   const consistency = consistencyMachine.provide({ actors: consistencyActors });
   const entries = new Map<string, Entry>();

@@ -6,9 +6,9 @@ import type { Logger, Settings } from '../../config/index.ts';
 import { KvModelSource } from '../lifecycle/index.ts';
 import type { RegistryEnv } from '../lifecycle/index.ts';
 import { RegistryCandidateSink } from '../lifecycle/index.ts';
-import { WeightsScoreFeed } from '../lifecycle/index.ts';
+import { gateFromSettings } from '../lifecycle/index.ts';
 import type { FeatureSpec } from '../../models/index.ts';
-import type { ModelSource } from '../prediction/index.ts';
+import { PushOutcomeFeed, type ModelSource } from '../prediction/index.ts';
 import { createAlerter, startOps, type Alerter, type OpsHandle } from '../../ops/index.ts';
 import type { Db } from '../../sql/index.ts';
 import { KV_BUCKETS, openBucket } from '../../streams/index.ts';
@@ -59,7 +59,8 @@ export type Children = {
   models: KvModelSource | undefined;
   quality: QualitySupervisorHandle | undefined;
   ops: OpsHandle | undefined;
-  feed: WeightsScoreFeed | undefined;
+  /** Realised outcomes of this process's predictions, from the predictor to the lifecycle; outlives restarts of both. */
+  outcomes: PushOutcomeFeed;
   phase1: Phase1Result | undefined;
   /** Scale-out (SCALE_OUT=true): this process's work claims. */
   claims: WorkClaims | undefined;
@@ -82,7 +83,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
     models: undefined,
     quality: undefined,
     ops: undefined,
-    feed: undefined,
+    outcomes: new PushOutcomeFeed(),
     phase1: undefined,
     claims: undefined,
     status: {
@@ -131,7 +132,8 @@ export function createSupervisorActors(deps: SupervisorDeps) {
       log: deps.log,
       models: deps.wrapModels?.(children.models) ?? children.models,
       spec,
-      sink: new RegistryCandidateSink({ env: await registryEnv(), models: children.models, actor: 'fine-tuner' }),
+      sink: new RegistryCandidateSink({ env: await registryEnv(), models: children.models, actor: 'fine-tuner', gate: gateFromSettings(deps.settings) }),
+      onOutcome: (o) => children.outcomes.push(o),
       // Retrain commands are the lifecycle's; the predictor fine-tunes on its own triggers.
       retrainCommands: false,
       lane,
@@ -143,8 +145,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
   };
   const startLifecycle = async () => {
     await retire(children.lifecycle, 'lifecycle');
-    children.feed ??= new WeightsScoreFeed(deps.nc, deps.log);
-    const lifecycle = startModelLifecycle({ nc: deps.nc, db: deps.db, settings: deps.settings, log: deps.log, autoRollback: { feed: children.feed } });
+    const lifecycle = startModelLifecycle({ nc: deps.nc, db: deps.db, settings: deps.settings, log: deps.log, outcomes: children.outcomes, alert });
     await lifecycle.ready();
     children.lifecycle = lifecycle;
     return lifecycle.actor;
@@ -169,7 +170,15 @@ export function createSupervisorActors(deps: SupervisorDeps) {
   let onExit: (name: ChildName, error: string) => void = () => undefined;
 
   const phase1 = fromPromise<Phase1Result>(async () => {
-    children.phase1 = await runPhase1({ nc: deps.nc, db: deps.db, log: deps.log, spec, backend: deps.settings.TFJS_BACKEND, ...(deps.pretrainEpochs ? { epochs: deps.pretrainEpochs } : {}) });
+    children.phase1 = await runPhase1({
+      nc: deps.nc,
+      db: deps.db,
+      log: deps.log,
+      spec,
+      backend: deps.settings.TFJS_BACKEND,
+      gate: gateFromSettings(deps.settings),
+      ...(deps.pretrainEpochs ? { epochs: deps.pretrainEpochs } : {}),
+    });
     return children.phase1;
   });
   const attachSync = () => {
@@ -183,6 +192,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
       settings: deps.settings,
       log: deps.log,
       provider: historyFromSettings(quality, deps.log),
+      alert,
     });
   };
   /** Ingest: marketSync and the quality supervisor (in scale-out, only while this process holds the ingest lease). */

@@ -2,8 +2,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { createActor, waitFor, type ActorRefFrom } from 'xstate';
 import type { Logger, Settings } from '../../config/index.ts';
 import type { Db } from '../../sql/index.ts';
+import { EventLoopWatch, type EventLoopDelay } from '../../ops/index.ts';
 import type { MarketSyncStats } from '../ingest/index.ts';
-import type { ModelLifecycleStats } from '../lifecycle/index.ts';
+import type { ModelLifecycleStats, ScopeSchedule } from '../lifecycle/index.ts';
 import { phaseSupervisorMachine } from './phase-supervisor.machine.ts';
 import { createSupervisorActors, INGEST_CLAIM, type ChildName, type ChildStatus, type SupervisorDeps } from './phase-supervisor.effects.ts';
 import type { SymbolStatus } from '../prediction/index.ts';
@@ -22,11 +23,14 @@ export type SystemStatus = {
   /** `stalled`: ingest has work pending and its ack floor has not moved for INGEST_STALL_MS (see ops.alert.ingest_stalled). */
   sync: { state: string; stats: MarketSyncStats | undefined; lastError: string | undefined; stalled?: IngestStall };
   predictor: { state: string; stats: PredictorStats | undefined; warmingUp: number; ready: number };
-  lifecycle: { state: string; stats: ModelLifecycleStats | undefined };
+  /** `schedule`: per symbol scope, last training, next scheduled retrain, corrections since training, last trigger. */
+  lifecycle: { state: string; stats: ModelLifecycleStats | undefined; schedule: ScopeSchedule[] };
   /** Data quality: symbols per state and gaps over all symbols. */
   quality: { healthy: number; degraded: number; quarantined: number; gapsFound: number; gapsFilled: number; gapsUnfillable: number };
   /** Active model versions for the `default` key (every symbol without its own). */
   versions: string[];
+  /** Event-loop delay of this process over the last window (bar close -> prediction waits for it). */
+  eventLoop: EventLoopDelay;
   /** SCALE_OUT=true: this process's id, whether it holds the ingest lease, and the symbols it predicts. */
   scaleOut?: { processId: string; ingestLeader: boolean; symbols: string[] };
 };
@@ -72,6 +76,7 @@ export function startSystem(deps: SystemDeps): SystemHandle {
   const actor = createActor(phaseSupervisorMachine.provide({ actors: logic.actors }));
   actor.start();
   const { children } = logic;
+  const loop = new EventLoopWatch().start();
   const handle: SystemHandle = {
     actor,
     status() {
@@ -98,8 +103,9 @@ export function startSystem(deps: SystemDeps): SystemHandle {
           warmingUp: statuses.filter((s) => s.state === 'warming_up').length,
           ready: statuses.filter((s) => s.state !== 'warming_up').length,
         },
-        lifecycle: { state: life ? stateName(life.value) : 'not started', stats: life?.context.stats },
+        lifecycle: { state: life ? stateName(life.value) : 'not started', stats: life?.context.stats, schedule: children.lifecycle?.schedule() ?? [] },
         quality: qualitySummary(children.quality?.status() ?? []),
+        eventLoop: loop.last(),
         versions: versions ? [...versions.pretrained.map((m) => `${m.version} (${m.regime})`), ...(versions.online ? [`${versions.online.version} (online)`] : [])] : [],
         ...(children.claims
           ? {
@@ -119,7 +125,11 @@ export function startSystem(deps: SystemDeps): SystemHandle {
     },
     async stop() {
       actor.send({ type: 'system.stop' });
-      await waitFor(actor, (s) => s.status === 'done', { timeout: 120_000 });
+      try {
+        await waitFor(actor, (s) => s.status === 'done', { timeout: 120_000 });
+      } finally {
+        loop.stop();
+      }
     },
   };
   status = () => handle.status();

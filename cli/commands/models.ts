@@ -29,9 +29,10 @@ The model registry and lifecycle (DATABASE_URL, NATS_URL).
         versions, newest first: scope, role, status, test AUC/F1/RMSE, artifact
   show <version> [--json]
         one version: lineage, data range, metrics, gate comparison, deployments
-  promote <version> [--reason TEXT]
+  promote <version> [--reason TEXT] [--force]
         activate a version now (no gate: a person decided); writes KV model_active,
-        records the deployment, publishes model.events.deployed
+        records the deployment, publishes model.events.deployed. A version the gate
+        or verification rejected needs --force with a --reason (recorded as forced)
   rollback [<version>] (--scope S | --venue V --symbol S) [--role R] [--regime R] [--reason TEXT]
         back to the previous version of the scope (or to <version>);
         publishes model.events.rolledback
@@ -57,6 +58,7 @@ const options = {
   config: { type: 'string' },
   wait: { type: 'boolean' },
   timeout: { type: 'string' },
+  force: { type: 'boolean' },
 } as const;
 
 type Flags = ReturnType<typeof parseFlags<typeof options>>['values'];
@@ -189,9 +191,15 @@ async function show(settings: Settings, version: string, v: Flags): Promise<numb
 }
 
 async function promote(settings: Settings, version: string, v: Flags): Promise<number> {
+  if (v.force === true && (v.reason === undefined || v.reason.trim() === '')) throw new UsageError('--force needs a --reason (it is recorded in model_deployments)');
   const r = await withServices(settings, true, async (db, nc) => {
     if (!nc) throw new Error('unreachable');
-    return activateVersion(await envOf(db, nc), { version, reason: v.reason ?? 'manual promote (cli)', actor: `cli:${cliUser()}` });
+    return activateVersion(await envOf(db, nc), {
+      version,
+      reason: v.reason ?? 'manual promote (cli)',
+      actor: `cli:${cliUser()}`,
+      ...(v.force === true ? { force: true } : {}),
+    });
   });
   process.stdout.write(`promoted ${r.version} in ${r.scope} (${r.role}${r.regime ? `/${r.regime}` : ''}); previous ${r.from ?? 'none'}; KV written in ${r.latencyMs} ms\n`);
   return EXIT.ok;

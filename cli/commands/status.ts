@@ -75,12 +75,13 @@ function render(r: StatusReport, settings: Settings): string {
     `NATS ${redactUrl(settings.NATS_URL)}   PostgreSQL ${redactUrl(settings.DATABASE_URL)}`,
     '',
     s
-      ? table(['phase', 'marketSync', 'predictor', 'lifecycle', 'quality'], [[
+      ? table(['phase', 'marketSync', 'predictor', 'lifecycle', 'quality', 'event loop'], [[
           s.phase,
           `${s.sync.state} (${s.sync.stats?.stored ?? 0} ticks)${s.sync.stalled ? `, STALLED since ${new Date(s.sync.stalled.since).toISOString()} (${s.sync.stalled.bufferedMessages} buffered, ${s.sync.stalled.batchesInFlight} batches in flight)` : ''}`,
           `${s.predictor.state} (${s.predictor.ready} ready, ${s.predictor.warmingUp} warming up)`,
           s.lifecycle.state,
           `${s.quality.healthy} healthy, ${s.quality.degraded} degraded, ${s.quality.quarantined} quarantined`,
+          s.eventLoop ? `p99 ${s.eventLoop.p99Ms.toFixed(1)} ms, max ${s.eventLoop.maxMs.toFixed(1)} ms` : '-',
         ]])
       : 'system: not running (no answer on signals.status)',
     '',

@@ -62,7 +62,7 @@ describeRealData('RegistryCandidateSink (fine-tuned online models through the re
   it('registers a passing candidate as an online version with lineage and activates it in every process through KV', async () => {
     const m = models[1];
     if (!m) throw new Error('fixtures missing');
-    const permissive = { aucFloor: 0, maxAucDropPct: 100, maxF1DropPct: 100, baselineRmseTolerancePct: 1e6, baselineAuc: false };
+    const permissive = { onlineMargin: 100 };
     const sink = new RegistryCandidateSink({ env, models: source, gate: permissive });
     const c = await candidate(m, 'local-ft-1');
     const d = await sink.submit(c);
@@ -83,11 +83,11 @@ describeRealData('RegistryCandidateSink (fine-tuned online models through the re
     const m = models[0];
     if (!m) throw new Error('fixtures missing');
     const before = modelActiveSchema.parse((await kv.get(SCOPE))?.json()).online;
-    const sink = new RegistryCandidateSink({ env, models: source, gate: { aucFloor: 0.99 } });
+    const sink = new RegistryCandidateSink({ env, models: source, gate: { onlineMargin: -100 } });
     const d = await sink.submit(await candidate(m, 'local-ft-2'));
     expect(d.activated).toBe(false);
     expect(d.incumbent.version, 'the incumbent is now the online model').toBe(before);
-    expect(d.reason).toMatch(/rejected: floor: ROC AUC/);
+    expect(d.reason, 'judged by non-inferiority to the incumbent, not the AUC floor').toMatch(/rejected: nonInferior: loss minus incumbent: mean -?[\d.]+, 95 % CI/);
     expect(modelActiveSchema.parse((await kv.get(SCOPE))?.json()).online, 'online model unchanged').toBe(before);
     const ev = (await readStream<ModelEvent>(sys.nc, 'MODEL_EVENTS', 'model.events.rejected')).map((e) => e.data).at(-1);
     expect(ev).toMatchObject({ role: 'online', stage: 'gate', actor: 'fine-tune-gate' });

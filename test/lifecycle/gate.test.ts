@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { decideGate, dropPct, type GateMetrics } from '../../actors/lifecycle/gate.ts';
 import { compareVersions, FIRST_VERSION, majorFor, nextVersion, parseVersion } from '../../actors/lifecycle/versions.ts';
-import { feedbackDue } from '../../actors/lifecycle/retrain.ts';
+import { feedbackDue } from '../../actors/lifecycle/scheduler.ts';
+import { retrainConfigSchema } from '../../actors/lifecycle/retrain.ts';
 
 const m = (rocAuc: number | null, f1: number | null, rmse = 0.001, directionAccuracy = 0.55): GateMetrics => ({ n: 500, rocAuc, f1, rmse, directionAccuracy });
 // Baselines: naive-zero has the best RMSE (0.0011), naive-ewma the best AUC (0.52).
@@ -9,11 +10,66 @@ const baselines = { 'naive-zero': m(0.5, null, 0.0011), 'naive-last': m(0.51, 0.
 const failed = (d: ReturnType<typeof decideGate>) => d.rules.filter((r) => !r.passed).map((r) => r.rule);
 
 describe('champion/challenger gate', () => {
-  it('deploys the first model of a scope when it passes the floor', () => {
+  it('deploys the first model of a scope when it passes the floor and is not worse than the naive baselines', () => {
     const d = decideGate({ scope: 'binance.BTCUSDT', challenger: m(0.61, 0.5), champion: undefined, baselines });
     expect(d.decision, d.reasons.join('; ')).toBe('deploy');
     expect(d.firstModel).toBe(true);
-    expect(d.rules.map((r) => r.rule), 'the first model is judged by the floor only').toEqual(['floor']);
+    expect(d.rules.map((r) => r.rule), 'the first model: the floor and the baselines').toEqual(['floor', 'baselineRmse', 'baselineAuc']);
+  });
+
+  it('rejects a first model worse than the best naive baseline, even above the floor', () => {
+    const d = decideGate({ scope: 'binance.BTCUSDT', challenger: m(0.61, 0.5, 0.0012), champion: undefined, baselines });
+    expect(d.decision).toBe('reject');
+    expect(failed(d), 'RMSE 0.0012 > naive-zero 0.0011').toEqual(['baselineRmse']);
+  });
+
+  it('judges on per-window losses with a bootstrap interval when it has them: significantly worse than naive is rejected', () => {
+    const n = 400;
+    const naive = Float64Array.from({ length: n }, (_, i) => 1.6 + 0.3 * Math.sin(i));
+    const worse = naive.map((v, i) => v + 0.05 + 0.02 * Math.cos(i * 7));
+    const noisy = naive.map((v, i) => v + 0.3 * Math.sin(i * 13));
+    const losses = (challenger: Float64Array) => ({ challenger, baselines: { 'naive-zero': naive, 'naive-last': naive.map((v) => v + 0.2) } });
+    const bad = decideGate({ scope: 's', challenger: m(0.61, 0.5), champion: undefined, baselines, losses: losses(worse) });
+    expect(failed(bad)).toEqual(['baselineLoss']);
+    expect(bad.intervals.vsBaseline).toMatchObject({ kind: 'naive-zero', n });
+    expect(bad.intervals.vsBaseline?.lower, 'the whole interval is above 0').toBeGreaterThan(0);
+    const ok = decideGate({ scope: 's', challenger: m(0.61, 0.5), champion: undefined, baselines, losses: losses(noisy) });
+    expect(ok.decision, 'noise around the baseline is not "worse"').toBe('deploy');
+    expect(ok.rules.map((r) => r.rule), 'the interval rule replaces the point rules').toEqual(['floor', 'baselineLoss']);
+  });
+
+  it('lets an online model join when it is non-inferior to the model it serves beside, within the margin', () => {
+    const n = 300;
+    const incumbent = Float64Array.from({ length: n }, (_, i) => 1.7 + 0.4 * Math.sin(i * 3));
+    const base = { 'naive-zero': incumbent.map((v) => v + 0.01) };
+    const same = incumbent.map((v, i) => v + 0.002 * Math.sin(i));
+    const worse = incumbent.map((v) => v + 0.05);
+    const join = decideGate({ scope: 's', mode: 'online', challenger: m(0.5, 0.5), champion: m(0.5, 0.5), baselines, losses: { challenger: same, champion: incumbent, baselines: base } });
+    expect(join.decision, 'no AUC floor for an online model: non-inferiority decides').toBe('deploy');
+    expect(join.rules.map((r) => r.rule)).toEqual(['nonInferior']);
+    const out = decideGate({ scope: 's', mode: 'online', challenger: m(0.5, 0.5), champion: m(0.5, 0.5), baselines, losses: { challenger: worse, champion: incumbent, baselines: base } });
+    expect(failed(out)).toEqual(['nonInferior']);
+    expect(out.intervals.vsChampion?.upper).toBeGreaterThan(0.02);
+    const wider = decideGate({ scope: 's', mode: 'online', challenger: m(0.5, 0.5), champion: m(0.5, 0.5), baselines, losses: { challenger: worse, champion: incumbent, baselines: base }, config: { onlineMargin: 0.06 } });
+    expect(wider.decision, 'a 0.05 excess is within a 0.06 margin').toBe('deploy');
+  });
+
+  it('passes boundaries exactly: AUC 0.60, an AUC drop of 2 %, an F1 drop of 5 %', () => {
+    expect(decideGate({ scope: 's', challenger: m(0.6, 0.5), champion: undefined, baselines }).decision).toBe('deploy');
+    expect(decideGate({ scope: 's', challenger: m(0.6 - 1e-6, 0.5), champion: undefined, baselines }).decision).toBe('reject');
+    const champion = m(0.7, 0.6);
+    expect(decideGate({ scope: 's', challenger: m(0.7 * 0.98, 0.6), champion, baselines }).decision, 'AUC drop of exactly 2 %').toBe('deploy');
+    expect(failed(decideGate({ scope: 's', challenger: m(0.7 * 0.98 - 1e-4, 0.6), champion, baselines })), 'just over 2 %').toEqual(['aucDrop']);
+    expect(decideGate({ scope: 's', challenger: m(0.7, 0.6 * 0.95), champion, baselines }).decision, 'F1 drop of exactly 5 %').toBe('deploy');
+    expect(failed(decideGate({ scope: 's', challenger: m(0.7, 0.6 * 0.95 - 1e-4), champion, baselines })), 'just over 5 %').toEqual(['f1Drop']);
+  });
+
+  it('takes no thresholds from a retrain command: a command that tries to lower a floor is invalid', () => {
+    const r = retrainConfigSchema.safeParse({ gate: { aucFloor: 0 } });
+    expect(r.success).toBe(false);
+    expect(JSON.stringify(r.error?.issues)).toMatch(/gate/);
+    expect(retrainConfigSchema.safeParse({ verification: { minDirectionAccuracy: 0 } }).success).toBe(false);
+    expect(retrainConfigSchema.safeParse({ epochs: 3, maxBars: 500 }).success, 'model size and data range are still the command\'s').toBe(true);
   });
 
   it('rejects the first model below the default 0.60 floor, with the numbers', () => {
@@ -35,6 +91,7 @@ describe('champion/challenger gate', () => {
     const d = decideGate({ scope: 's', challenger: m(null, 0.5), champion: undefined, baselines });
     expect(d.decision).toBe('reject');
     expect(d.reasons[0]).toMatch(/undefined/);
+    expect(failed(d)).toEqual(['floor', 'baselineAuc']);
   });
 
   it('rejects an AUC drop of more than 2 % against the champion, accepts one within', () => {
@@ -114,11 +171,13 @@ describe('version names', () => {
 });
 
 describe('feedback trigger policy', () => {
-  const p = { minNewBars: 100, minDays: 1, urgentBars: 1000 };
-  it('needs N new bars and D days, or the urgent count alone', () => {
-    expect(feedbackDue(150, 2, p).due).toBe(true);
-    expect(feedbackDue(150, 0.5, p).due, 'too soon').toBe(false);
-    expect(feedbackDue(50, 10, p).due, 'too few bars').toBe(false);
+  const p = { minCorrections: 100, minDays: 7, urgentCorrections: 1000, errorBound: 0.01 };
+  it('needs 100 corrections and 7 days, or the urgent count alone', () => {
+    expect(feedbackDue(100, 7, p).due, 'exactly at both thresholds').toBe(true);
+    expect(feedbackDue(150, 6.9, p).due, 'too soon').toBe(false);
+    expect(feedbackDue(99, 10, p).due, 'too few corrections').toBe(false);
     expect(feedbackDue(1000, 0, p).due, 'urgent').toBe(true);
+    expect(feedbackDue(999, 0, p).due, 'one short of urgent').toBe(false);
+    expect(feedbackDue(100, Number.POSITIVE_INFINITY, p).due, 'never trained before').toBe(true);
   });
 });

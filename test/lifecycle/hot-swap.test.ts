@@ -3,7 +3,7 @@ import { Svcm } from '@nats-io/services';
 import type { KV } from '@nats-io/kv';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startModelLifecycle, type ModelLifecycleHandle } from '../../actors/lifecycle/model-lifecycle.ts';
-import { PushScoreFeed } from '../../actors/lifecycle/auto-rollback.ts';
+import { PushOutcomeFeed } from '../../actors/prediction/index.ts';
 import type { ModelEvent } from '../../actors/lifecycle/events.schema.ts';
 import { KvModelSource } from '../../actors/lifecycle/kv-model-source.ts';
 import { activateVersion, LifecycleError, registerCandidate, syncKv, type RegistryEnv } from '../../actors/lifecycle/registry.ts';
@@ -157,7 +157,7 @@ describeRealData('KV updates in quick succession', () => {
 describeRealData('rollback, manual and automatic, with predictions flowing', () => {
   let lifecycle: ModelLifecycleHandle;
   let loop: ServingLoopHandle;
-  const feed = new PushScoreFeed();
+  const feed = new PushOutcomeFeed();
   let publishing = true;
   let barTs = Date.UTC(2026, 0, 1);
   let publisher: Promise<void>;
@@ -169,7 +169,8 @@ describeRealData('rollback, manual and automatic, with predictions flowing', () 
       settings: sys.settings,
       log: sys.log,
       trainer: () => Promise.reject(new Error('no training in this test')),
-      autoRollback: { feed, config: { window: 5, threshold: 0.4 } },
+      outcomes: feed,
+      liveSkill: { window: 5, degradedSkill: 0.95, rollbackSkill: 0.9 },
     });
     await lifecycle.ready();
     const src = sources[0];
@@ -261,12 +262,14 @@ describeRealData('rollback, manual and automatic, with predictions flowing', () 
     await eventually(() => serving(srcA) === vB && serving(srcB) === vB, 2_000, 'B served again');
     const predsBefore = loop.stats.predictions;
     await eventually(() => loop.stats.predictions > predsBefore + 5, 5_000, 'predictions with B');
-    // Healthy scores first (no rollback), then poor ones.
-    for (let i = 0; i < 5; i += 1) feed.push({ venue: 'binance', symbol: 'BTCUSDT', role: 'pretrained', version: vB, ts: i, score: 0.6 });
+    // Healthy outcomes first (no rollback), then poor ones: B forecasts confidently the wrong way.
+    const outcome = (ts: number, value: number, pUp: number) =>
+      feed.push({ venue: 'binance', symbol: 'BTCUSDT', ts, actual: 0.001, components: [{ role: 'pretrained', version: vB, value, pUp }] });
+    for (let i = 0; i < 5; i += 1) outcome(i, 0.0009, 0.6);
     await new Promise((r) => setTimeout(r, 200));
     expect(serving(srcA), 'healthy scores do not roll back').toBe(vB);
     const t0 = performance.now();
-    for (let i = 0; i < 5; i += 1) feed.push({ venue: 'binance', symbol: 'BTCUSDT', role: 'pretrained', version: vB, ts: 10 + i, score: 0.1 });
+    for (let i = 0; i < 5; i += 1) outcome(10 + i, -0.003, 0.1);
     await eventually(() => serving(srcA) === vA && serving(srcB) === vA, 2_000, 'automatic rollback to A');
     const ms = performance.now() - t0;
     console.log(`automatic rollback: degradation detected -> both processes serving ${ms.toFixed(0)} ms`);
@@ -275,7 +278,7 @@ describeRealData('rollback, manual and automatic, with predictions flowing', () 
     expect((await getVersion(sys.db, vA))?.status).toBe('active');
     const last = (await listDeployments(sys.db, { scope: SCOPE }))[0];
     expect(last).toMatchObject({ action: 'rollback', fromVersion: vB, toVersion: vA, actor: 'auto-rollback' });
-    expect(last?.reason).toMatch(/mean live score 0\.\d+ < 0\.4 over the last 5 scores/);
+    expect(last?.reason).toMatch(/live skill 0\.\d+ < 0\.9 over the last 5 outcomes of binance\/BTCUSDT/);
     const predsAfter = loop.stats.predictions;
     await eventually(() => loop.stats.predictions > predsAfter + 5, 5_000, 'predictions after the automatic rollback');
     expect(await versionRuns(), 'B -> A -> B -> A, each switch at a bar boundary').toEqual([vB, vA, vB, vA]);

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, waitFor } from 'xstate';
 import { modelLifecycleMachine, type LifecycleLoopEvent } from '../../actors/lifecycle/model-lifecycle.machine.ts';
-import { AutoRollbackMonitor, PushScoreFeed, type Degradation } from '../../actors/lifecycle/auto-rollback.ts';
-import { createRootLogger } from '../../config/index.ts';
 
 /** The machine alone: effects replaced by a scripted work loop. */
 function scripted(connectFails = 0) {
@@ -68,29 +66,5 @@ describe('modelLifecycle machine', () => {
     s.actor.send({ type: 'lifecycle.stop' });
     await waitFor(s.actor, (x) => x.status === 'done', { timeout: 2_000 });
     expect(s.stopAsked(), 'the work loop was asked to stop once').toBe(1);
-  });
-});
-
-describe('AutoRollbackMonitor', () => {
-  const log = createRootLogger('silent');
-  it('fires once per version when the mean over a full window falls below the threshold, ignoring inactive versions', async () => {
-    const feed = new PushScoreFeed();
-    const fired: Degradation[] = [];
-    const m = new AutoRollbackMonitor({ feed, config: { window: 4, threshold: 0.4 }, log, isActive: (s) => s.version !== 'old', onDegraded: async (d) => void fired.push(d) });
-    m.start();
-    const push = (version: string, score: number) => feed.push({ venue: 'x', symbol: 'A', role: 'pretrained', version, ts: 0, score });
-    for (const v of [0.1, 0.1, 0.1]) push('v2', v);
-    expect(fired, 'the window is not full yet').toHaveLength(0);
-    for (let i = 0; i < 10; i += 1) push('old', 0);
-    expect(fired, 'scores of a version that is no longer active are ignored').toHaveLength(0);
-    push('v2', 0.9); // mean (0.1 + 0.1 + 0.1 + 0.9) / 4 = 0.3
-    expect(fired.map((d) => d.version)).toEqual(['v2']);
-    expect(fired[0]?.mean, 'mean of the full window').toBeCloseTo(0.3, 12);
-    push('v2', 0);
-    expect(fired, 'once per version').toHaveLength(1);
-    for (const v of [0.5, 0.5, 0.5, 0.5]) push('v3', v);
-    expect(fired, 'a healthy version is left alone').toHaveLength(1);
-    expect(m.mean('x', 'A', 'pretrained', 'v3')).toBeCloseTo(0.5, 12);
-    m.stop();
   });
 });

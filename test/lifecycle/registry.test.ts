@@ -8,12 +8,9 @@ import { modelActiveSchema } from '../../streams/index.ts';
 import { readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { registryEnv } from './fixtures.ts';
-import { scheduleTick, DEFAULT_SCHEDULE } from '../../actors/lifecycle/scheduler.ts';
-import { retrainCommandSchema } from '../../streams/index.ts';
-import { WeightsScoreFeed } from '../../actors/lifecycle/weights-score-feed.ts';
-import type { LiveScore } from '../../actors/lifecycle/auto-rollback.ts';
-import { encodeJson } from '../../streams/index.ts';
-import { eventually } from '../helpers/stream-reader.ts';
+import { DEFAULT_SCHEDULE, feedbackTick, nextFire, scheduledRetrains } from '../../actors/lifecycle/scheduler.ts';
+import { retrainCommandSchema, type Bar, type Prediction } from '../../streams/index.ts';
+import { insertPredictions, saveIngestState, upsertBars } from '../../sql/index.ts';
 
 let sys: TestSystem;
 let env: RegistryEnv;
@@ -83,46 +80,49 @@ describe('registry', () => {
     expect(await countVersions(sys.db)).toBe(16);
   });
 
-  it('turns the confidence weigher\'s signal.weights messages into live scores exp(-meanLogLoss)', async () => {
-    const feed = new WeightsScoreFeed(sys.nc, sys.log);
-    const got: LiveScore[] = [];
-    const off = feed.subscribe((s) => got.push(s));
-    await sys.nc.flush();
-    const msg = {
-      venue: 'binance',
-      symbol: 'BTCUSDT',
-      ts: Date.UTC(2026, 0, 1),
-      createdAt: Date.UTC(2026, 0, 1, 0, 1),
-      regime: 'calm',
-      scored: 10,
-      components: [
-        { role: 'pretrained', version: 'v1.0.0', weight: 0.6, meanAbsError: 0.001, meanLogLoss: Math.LN2, scored: 10 },
-        { role: 'online', version: 'v1.2611.20-2', weight: 0.4, meanAbsError: null, meanLogLoss: null, scored: 0 },
-        { role: 'baseline', version: 'ewma', weight: 0, meanAbsError: 0.001, meanLogLoss: 0.5, scored: 10 },
-      ],
-      history: [],
-    };
-    sys.nc.publish('signal.weights.binance.BTCUSDT', encodeJson(msg));
-    sys.nc.publish('signal.weights.binance.BTCUSDT', encodeJson({ not: 'weights' }));
-    await eventually(() => got.length >= 1, 5_000, 'a score');
-    await new Promise((r) => setTimeout(r, 100));
-    off();
-    expect(got, 'one score: unscored components, other roles and invalid messages are skipped').toHaveLength(1);
-    expect(got[0]).toMatchObject({ venue: 'binance', symbol: 'BTCUSDT', role: 'pretrained', version: 'v1.0.0' });
-    expect(got[0]?.score, 'a coin flip scores 0.5').toBeCloseTo(0.5, 10);
-  });
-
-  it('publishes scheduled and due feedback retrain commands once per scope and time slot', async () => {
+  it('publishes scheduled retrains once per symbol and fire, and a feedback retrain once corrections reach the threshold', async () => {
     const js = env.js;
-    const now = Date.UTC(2026, 10, 20, 12, 0, 30);
-    const sched = { ...DEFAULT_SCHEDULE, everyMs: 3_600_000, feedbackCheckMs: 60_000, policy: { minNewBars: 1, minDays: 0, urgentBars: 10 } };
-    const first = await scheduleTick({ db: sys.db, js }, sched, now, { schedule: true, feedback: false });
-    const again = await scheduleTick({ db: sys.db, js }, sched, now + 1_000, { schedule: true, feedback: false });
-    expect(first.sort(), 'one command per scope with an active model').toEqual([`schedule-kraken.SOLUSD-${Math.floor(now / 3_600_000)}`, `schedule-kraken.XBTUSD-${Math.floor(now / 3_600_000)}`]);
-    expect(again.sort(), 'the same slot gives the same ids').toEqual(first.sort());
+    const fire = Date.UTC(2026, 11, 1, 3, 0);
+    expect(nextFire(DEFAULT_SCHEDULE.cron, Date.UTC(2026, 10, 20, 12)), 'the default: the 1st of the month at 03:00 UTC').toBe(fire);
+    const t0 = Date.UTC(2026, 10, 20, 12);
+    const client = await sys.db.connect();
+    try {
+      await saveIngestState(client, [
+        { venue: 'fb', symbol: 'AAA', openMinute: undefined, lastTickTs: t0 },
+        { venue: 'fb', symbol: 'BBB', openMinute: undefined, lastTickTs: t0 },
+      ]);
+      // AAA: 31 bars alternating up and down; every prediction says "up" with a small value: 15 are wrong.
+      const bars: Bar[] = Array.from({ length: 31 }, (_, i) => {
+        const close = i % 2 === 0 ? 100 : 100.1;
+        return { venue: 'fb', symbol: 'AAA', interval: '1m', ts: t0 + i * 60_000, open: close, high: close, low: close, close, volume: 1, source: 'replay' } as Bar;
+      });
+      await upsertBars(client, bars);
+    } finally {
+      client.release();
+    }
+    const preds: Prediction[] = Array.from({ length: 30 }, (_, i) => ({
+      venue: 'fb', symbol: 'AAA', ts: t0 + i * 60_000, horizon: '1m', createdAt: t0 + i * 60_000 + 1, value: 0.0005, pUp: 0.6, confidence: 0.5, regime: 'calm', components: [], quality: 'ok',
+    }) as Prediction);
+    await insertPredictions(sys.db, preds);
+
+    const first = await scheduledRetrains({ db: sys.db, js }, DEFAULT_SCHEDULE, fire);
+    const again = await scheduledRetrains({ db: sys.db, js }, DEFAULT_SCHEDULE, fire);
+    expect(first.filter((id) => id.includes('fb.')).sort(), 'one command per symbol').toEqual([`schedule-fb.AAA-${fire}`, `schedule-fb.BBB-${fire}`]);
+    expect(again.sort(), 'the same fire gives the same ids').toEqual(first.sort());
     const cmds = (await readStream(sys.nc, 'MODEL_EVENTS', 'model.retrain.cmd')).map((m) => retrainCommandSchema.parse(m.data));
-    expect(cmds.filter((c) => c.trigger === 'schedule'), 'deduplicated in the stream').toHaveLength(2);
-    // No bars were stored for these scopes: the feedback policy is not due.
-    expect(await scheduleTick({ db: sys.db, js }, sched, now, { schedule: false, feedback: true })).toEqual([]);
+    expect(cmds.filter((c) => c.trigger === 'schedule' && c.venue === 'fb'), 'deduplicated in the stream').toHaveLength(2);
+    expect(cmds.find((c) => c.symbol === 'AAA')?.config).toMatchObject({ role: 'pretrained' });
+
+    const policy = { ...DEFAULT_SCHEDULE.policy, minCorrections: 16, urgentCorrections: 1_000 };
+    const below = await feedbackTick({ db: sys.db, js }, { ...DEFAULT_SCHEDULE, policy }, t0 + 3_600_000);
+    expect(below.published, '15 corrections < 16').toEqual([]);
+    expect(below.scopes.find((x) => x.scope === 'fb.AAA')).toMatchObject({ correctionsSinceTraining: 15, lastTrainedAt: null, nextScheduledAt: fire });
+    const at = await feedbackTick({ db: sys.db, js }, { ...DEFAULT_SCHEDULE, policy: { ...policy, minCorrections: 15 } }, t0 + 3_600_000);
+    expect(at.published, 'at the threshold, never trained before: due').toEqual(['feedback-fb.AAA-0']);
+    const fb = (await readStream(sys.nc, 'MODEL_EVENTS', 'model.retrain.cmd')).map((m) => retrainCommandSchema.parse(m.data)).filter((c) => c.trigger === 'feedback');
+    expect(fb).toHaveLength(1);
+    expect(fb[0]).toMatchObject({ venue: 'fb', symbol: 'AAA', config: { role: 'online' } });
+    const bound = await feedbackTick({ db: sys.db, js }, { ...DEFAULT_SCHEDULE, policy: { ...policy, minCorrections: 30, errorBound: 0.0001 } }, t0 + 3_600_000);
+    expect(bound.scopes.find((x) => x.scope === 'fb.AAA')?.correctionsSinceTraining, 'right direction but missed by more than the bound counts too').toBe(30);
   });
 });

@@ -38,6 +38,17 @@ const trainer: Trainer = async (job) => {
   }
 };
 
+/** The lifecycle reads its gate and verification limits from these objects at every decision: each test sets what it needs. */
+const gate: Record<string, number | boolean> = {};
+const verification: Record<string, number> = {};
+const setGate = (g: Record<string, number | boolean>, v: Record<string, number> = {}) => {
+  for (const k of Object.keys(gate)) delete gate[k];
+  for (const k of Object.keys(verification)) delete verification[k];
+  Object.assign(gate, g);
+  Object.assign(verification, v);
+};
+const passAll = { aucFloor: 0, maxAucDropPct: 100, maxF1DropPct: 100, baselineMargin: 100, baselineRmseTolerancePct: 1e6, baselineAuc: false, onlineMargin: 100 };
+
 const tiny = { kind: 'mlp', lookback: 12, volWindow: 20, epochs: 2, hiddenUnits: [8], batchSize: 64, maxBars: 900, dropout: 0, patience: 2 };
 
 async function command(cmd: RetrainCommand): Promise<void> {
@@ -70,7 +81,7 @@ beforeAll(async () => {
   sys = await startTestSystem('lifecycle_retrain', { ARTIFACTS_DIR: artifacts.path });
   ({ kv } = await registryEnv(sys));
   await storeBars(sys, 'binance', 'BTCUSDT', await btcBars(900, 5_000));
-  lifecycle = startModelLifecycle({ nc: sys.nc, db: sys.db, settings: sys.settings, log: sys.log, trainer, retryBaseMs: 100 });
+  lifecycle = startModelLifecycle({ nc: sys.nc, db: sys.db, settings: sys.settings, log: sys.log, trainer, retryBaseMs: 100, gate, verification });
   await lifecycle.ready();
 });
 
@@ -82,7 +93,8 @@ afterAll(async () => {
 
 describeRealData('retraining on model.retrain.cmd', () => {
   it('trains in a child process, passes the gate as the first model of the scope, deploys and reports', async () => {
-    await command({ requestId: 'first', venue: 'binance', symbol: 'BTCUSDT', trigger: 'manual', config: { ...tiny, gate: { aucFloor: 0 }, verification: { minDirectionAccuracy: 0.3 } } });
+    setGate({ aucFloor: 0, baselineMargin: 100 }, { minDirectionAccuracy: 0.3 });
+    await command({ requestId: 'first', venue: 'binance', symbol: 'BTCUSDT', trigger: 'manual', config: tiny });
     const r = await resultOf('first');
     expect(r, r.error).toMatchObject({ requestId: 'first', status: 'succeeded', deployed: true, version: 'v1.0.0' });
     expect(r.metrics?.test, 'test metrics are in the result').toMatchObject({ n: expect.any(Number), rocAuc: expect.any(Number) });
@@ -95,12 +107,15 @@ describeRealData('retraining on model.retrain.cmd', () => {
   });
 
   it('rejects a challenger that fails the gate, keeps the champion and publishes why', async () => {
-    await command({ requestId: 'strict', venue: 'binance', symbol: 'BTCUSDT', trigger: 'drift', config: { ...tiny, seed: 5, gate: { aucFloor: 0.99 } } });
+    setGate({ aucFloor: 0.99 });
+    await command({ requestId: 'strict', venue: 'binance', symbol: 'BTCUSDT', trigger: 'drift', config: { ...tiny, seed: 5 } });
     const r = await resultOf('strict');
     expect(r, r.error).toMatchObject({ status: 'succeeded', deployed: false });
     expect(r.version, 'the challenger got a version').toMatch(/^v1\.\d{4}\.\d{2}-1$/);
     expect(r.comparison).toMatchObject({ decision: 'reject', firstModel: false, championVersion: 'v1.0.0' });
     expect(JSON.stringify(r.comparison?.reasons)).toMatch(/floor/);
+    expect(r.comparison?.champion, 'the champion was judged on the same window, not by its stored metrics').toMatchObject({ n: expect.any(Number), rocAuc: expect.any(Number) });
+    expect(r.comparison?.intervals, 'and against the naive baselines with a bootstrap interval').toMatchObject({ vsBaseline: { n: expect.any(Number), confidence: 0.95 } });
     expect(await activeNow(), 'the champion keeps serving').toBe('v1.0.0');
     expect((await getVersion(sys.db, r.version ?? '?'))?.status).toBe('rejected');
     const rejected = (await readStream<ModelEvent>(sys.nc, 'MODEL_EVENTS', 'model.events.rejected')).map((e) => e.data);
@@ -108,13 +123,13 @@ describeRealData('retraining on model.retrain.cmd', () => {
   });
 
   it('keeps the champion when verification fails (performance limits), and publishes the reasons', async () => {
-    const passAll = { aucFloor: 0, maxAucDropPct: 100, maxF1DropPct: 100, baselineRmseTolerancePct: 1e6, baselineAuc: false };
+    setGate(passAll, { minDirectionAccuracy: 0, maxLatencyP99Ms: 0.000_001 });
     await command({
       requestId: 'slow',
       venue: 'binance',
       symbol: 'BTCUSDT',
       trigger: 'manual',
-      config: { ...tiny, seed: 6, gate: passAll, verification: { minDirectionAccuracy: 0, maxLatencyP99Ms: 0.000_001 } },
+      config: { ...tiny, seed: 6 },
     });
     const r = await resultOf('slow');
     expect(r.comparison, 'the gate alone would deploy it').toMatchObject({ decision: 'deploy' });
@@ -127,9 +142,10 @@ describeRealData('retraining on model.retrain.cmd', () => {
   });
 
   it('retries a failing training 3 times with backoff, then reports failed with the champion untouched; one run at a time per scope', async () => {
+    setGate({ aucFloor: 0.99 });
     const versionsBefore = (await listVersions(sys.db)).length;
     await command({ requestId: 'will-fail', venue: 'binance', symbol: 'BTCUSDT', trigger: 'schedule', config: tiny });
-    await command({ requestId: 'next-one', venue: 'binance', symbol: 'BTCUSDT', trigger: 'manual', config: { ...tiny, seed: 9, gate: { aucFloor: 0.99 } } });
+    await command({ requestId: 'next-one', venue: 'binance', symbol: 'BTCUSDT', trigger: 'manual', config: { ...tiny, seed: 9 } });
     const r = await resultOf('will-fail');
     expect(r).toMatchObject({ requestId: 'will-fail', status: 'failed', deployed: false });
     expect(r.error).toMatch(/training failed after 4 attempt\(s\): Error: simulated: training worker crashed/);
@@ -148,20 +164,28 @@ describeRealData('retraining on model.retrain.cmd', () => {
     expect(next && lastFail && next.start >= lastFail.end, 'the second request of the scope started only after the first finished').toBe(true);
   });
 
-  it('skips a feedback trigger that is not due, and answers on the retrain service endpoint', async () => {
+  it('trains an online model on a feedback command through the service endpoint and judges it against the model it serves beside', async () => {
+    setGate({ onlineMargin: 100 }, { minDirectionAccuracy: 0 });
     const reply = await sys.nc.request(
       'model-lifecycle.retrain',
-      new TextEncoder().encode(JSON.stringify({ venue: 'binance', symbol: 'BTCUSDT', trigger: 'feedback', config: { ...tiny, feedback: { minNewBars: 100_000, urgentBars: 200_000 } } })),
+      new TextEncoder().encode(JSON.stringify({ venue: 'binance', symbol: 'BTCUSDT', trigger: 'feedback', config: { ...tiny, role: 'online' } })),
       { timeout: 5_000 },
     );
     const { requestId, scope } = reply.json<{ requestId: string; scope: string }>();
     expect(scope).toBe(SCOPE);
-    const r = await resultOf(requestId, 20_000);
-    expect(r).toMatchObject({ status: 'skipped', deployed: false });
-    expect(r.error).toMatch(/feedback not due: \d+ new labelled bars/);
-    await eventually(() => lifecycle.actor.getSnapshot().context.stats.skipped === 1, 2_000, 'the machine counted the skip');
-    const stats = lifecycle.actor.getSnapshot().context.stats;
-    expect(stats, 'the machine counted every outcome').toMatchObject({ succeeded: 4, failed: 1, skipped: 1, deployed: 1 });
-    expect(lifecycle.actor.getSnapshot().matches({ running: 'idle' }), 'idle again').toBe(true);
+    const r = await resultOf(requestId, 60_000);
+    expect(r, r.error).toMatchObject({ status: 'succeeded', deployed: true });
+    expect(r.comparison).toMatchObject({ mode: 'online', championVersion: 'v1.0.0', decision: 'deploy' });
+    expect((r.comparison?.rules as { rule: string }[]).map((x) => x.rule), 'non-inferiority, not the AUC floor').toEqual(['nonInferior']);
+    const kvNow = modelActiveSchema.parse((await kv.get(SCOPE))?.json());
+    expect(kvNow.online, 'the online model is active beside the pretrained one').toBe(r.version);
+    expect(kvNow.pretrained.any).toBe('v1.0.0');
+    await eventually(() => lifecycle.actor.getSnapshot().context.stats.succeeded === 5, 2_000, 'the machine counted it');
+    expect(lifecycle.actor.getSnapshot().context.stats, 'the machine counted every outcome').toMatchObject({ succeeded: 5, failed: 1, deployed: 2 });
+  });
+
+  it('raises model.events.retrain_failed for a run that failed for good', async () => {
+    const ev = (await readStream<ModelEvent>(sys.nc, 'MODEL_EVENTS', 'model.events.retrain_failed')).map((e) => e.data);
+    expect(ev.find((e) => (e.comparison as { requestId?: string } | undefined)?.requestId === 'will-fail')).toMatchObject({ kind: 'retrain_failed', scope: SCOPE, version: 'v1.0.0', stage: 'training' });
   });
 });

@@ -1,0 +1,217 @@
+// History → live handoff, as shipped: `signals run --live` with its default settings
+// (fine-tuning on, in its worker thread; the real gate; the schedule and feedback
+// rules on) on a private nats-server + PostgreSQL.
+//
+//   npx tsx bench/handoff.ts [--symbols 10] [--history 2700] [--live 300] [--bar-ms 250] [--seed 11]
+//
+// N new symbols' history (--history one-minute bars each, as 4 ticks per bar) is
+// published at full speed, then --live more bars at a steady pace (one minute of
+// every symbol each --bar-ms). Printed:
+//   - catch-up: from the last history tick until the predictions of every history
+//     bar are out (the last history bar closes with the first live tick, so the bars
+//     up to the one before it), and until the live latency settles (the first live
+//     minute from which every bar's latency stays ≤ 100 ms);
+//   - bar close → prediction latency of the live part: p50, p99, max (from the
+//     publish of the tick that closes the bar to the prediction received here);
+//   - the event-loop delay p99 of the system process, from `signals.status`
+//     (10 s windows) while the live part ran, and the fine-tunes that finished then;
+//   - the floor of the same run: a NATS round trip from this process to the server
+//     and back.
+// Synthetic bars (market/synth), so it runs in any clone.
+import { parseArgs } from 'node:util';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import type { SystemStatus } from '../actors/system/index.ts';
+import { synthBars, tickMessages, type SynthBar } from '../market/index.ts';
+import { publishPipelined, type TimedMessage } from '../streams/index.ts';
+import { startTestSystem } from '../test/helpers/system.ts';
+import { spawnSystem } from '../test/system/harness.ts';
+
+const { values } = parseArgs({
+  options: {
+    symbols: { type: 'string', default: '10' },
+    history: { type: 'string', default: '2700' },
+    live: { type: 'string', default: '300' },
+    'bar-ms': { type: 'string', default: '250' },
+    seed: { type: 'string', default: '11' },
+  },
+});
+const SYMBOLS = Number(values.symbols);
+const HISTORY = Number(values.history);
+const LIVE = Number(values.live);
+const BAR_MS = Number(values['bar-ms']);
+const SEED = Number(values.seed);
+const VENUE = 'handoff';
+const SETTLED_MS = 100;
+
+const pct = (xs: readonly number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? Number.NaN;
+};
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
+
+/** Ticks of every symbol, one array per minute (the first tick of minute m closes the bar of minute m − 1). */
+function minutesOfTicks(bars: readonly SynthBar[]): { ts: number; ticks: TimedMessage[] }[] {
+  const prev = new Map<string, number>();
+  const out: { ts: number; ticks: TimedMessage[] }[] = [];
+  for (let i = 0; i < bars.length; i += SYMBOLS) {
+    const minute = bars.slice(i, i + SYMBOLS);
+    const ticks = minute.flatMap((b) => {
+      const t = tickMessages(VENUE, b.symbol, b, prev.get(b.symbol));
+      prev.set(b.symbol, b.close);
+      return t;
+    });
+    out.push({ ts: minute[0]?.ts ?? 0, ticks });
+  }
+  return out;
+}
+
+/** Median NATS round trip (publish → the server → this subscriber), the transport floor of this run. */
+async function roundTripFloor(nc: NatsConnection): Promise<number> {
+  const subject = `_bench.floor.${process.pid}`;
+  const times: number[] = [];
+  const sub = nc.subscribe(subject);
+  const iter = sub[Symbol.asyncIterator]();
+  for (let i = 0; i < 200; i += 1) {
+    const t = performance.now();
+    nc.publish(subject, '');
+    await iter.next();
+    times.push(performance.now() - t);
+  }
+  sub.unsubscribe();
+  return pct(times, 0.5);
+}
+
+const sys = await startTestSystem('bench_handoff', { LOG_LEVEL: 'warn' });
+const proc = spawnSystem(['run', '--live'], { NATS_URL: sys.settings.NATS_URL, DATABASE_URL: sys.settings.DATABASE_URL, LOG_LEVEL: 'warn' });
+try {
+  const bootStart = performance.now();
+  // The system answers `signals.status` with phase `running` once Phase 1 is done and its children are up.
+  for (;;) {
+    const s = await status(sys.nc);
+    if (s?.phase.startsWith('running')) break;
+    if (proc.child.exitCode !== null) throw new Error(`signals run exited: ${proc.output().slice(-2_000)}`);
+    await sleep(200);
+  }
+  console.log(`bench/handoff: signals run --live up (Phase 1 included) in ${fmt(performance.now() - bootStart)}`);
+
+  const all = [...synthBars({ symbols: SYMBOLS, minutes: HISTORY + LIVE + 1, seed: SEED })];
+  const minutes = minutesOfTicks(all);
+  const history = minutes.slice(0, HISTORY);
+  const live = minutes.slice(HISTORY);
+  const closedAt = new Map<number, number>(); // bar ts → publish time of the tick that closes it
+  const received = new Map<number, number[]>(); // bar ts → arrival of each symbol's prediction
+  const pred = sys.nc.subscribe(`signal.pred.${VENUE}.>`, {
+    callback: (_err, msg) => {
+      const at = performance.now();
+      const p = msg.json<{ ts: number }>();
+      const list = received.get(p.ts) ?? [];
+      list.push(at);
+      received.set(p.ts, list);
+    },
+  });
+  const fineTunes: { at: number; kind: string }[] = [];
+  const events = sys.nc.subscribe('model.events.>', {
+    callback: (_err, msg) => {
+      const e = msg.json<{ kind: string; actor: string; role: string }>();
+      if (e.role === 'online' && (e.kind === 'registered' || e.kind === 'rejected' || e.kind === 'deployed')) fineTunes.push({ at: performance.now(), kind: e.kind });
+    },
+  });
+  const loopWindows = new Map<number, { at: number; p99Ms: number; maxMs: number }>();
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      const s = await status(sys.nc);
+      if (s) loopWindows.set(s.eventLoop.at, { at: performance.now(), p99Ms: s.eventLoop.p99Ms, maxMs: s.eventLoop.maxMs });
+      await sleep(2_000);
+    }
+  })();
+
+  const js = jetstream(sys.nc);
+  const floorMs = await roundTripFloor(sys.nc);
+  const histStart = performance.now();
+  for (const [i, m] of history.entries()) {
+    const prev = history[i - 1];
+    if (prev) closedAt.set(prev.ts, performance.now());
+    await publishPipelined(js, m.ticks, 4_096);
+  }
+  const histEnd = performance.now();
+  const histTicks = history.reduce((n, m) => n + m.ticks.length, 0);
+  console.log(`history: ${SYMBOLS} symbols × ${HISTORY} bars = ${histTicks} ticks published in ${fmt(histEnd - histStart)} (${Math.round(histTicks / ((histEnd - histStart) / 1000))} ticks/s)`);
+
+  const liveStart = performance.now();
+  for (const [i, m] of live.entries()) {
+    const prev = i === 0 ? history.at(-1) : live[i - 1];
+    const due = liveStart + i * BAR_MS;
+    await sleep(due - performance.now());
+    if (prev) closedAt.set(prev.ts, performance.now());
+    await publishPipelined(js, m.ticks);
+  }
+  const liveEnd = performance.now();
+  // Every bar but the last closes; wait for their predictions (or give up after a minute).
+  const lastClosed = live.at(-2)?.ts ?? 0;
+  const waitUntil = performance.now() + 60_000;
+  while ((received.get(lastClosed)?.length ?? 0) < SYMBOLS && performance.now() < waitUntil) await sleep(50);
+  polling = false;
+  await poller;
+  pred.unsubscribe();
+  events.unsubscribe();
+
+  // Catch-up: every history bar up to the one before the last predicted.
+  const historyDone = history.slice(0, -1).every((m) => (received.get(m.ts)?.length ?? 0) >= SYMBOLS);
+  const lastHistoryPrediction = Math.max(...history.slice(0, -1).map((m) => Math.max(...(received.get(m.ts) ?? [Number.NaN]))));
+  const latencies: number[] = [];
+  const perMinuteWorst: number[] = [];
+  const liveBars = [history.at(-1), ...live.slice(0, -1)].filter((m): m is NonNullable<typeof m> => m !== undefined);
+  let missing = 0;
+  for (const m of liveBars) {
+    const closed = closedAt.get(m.ts);
+    const got = received.get(m.ts) ?? [];
+    missing += Math.max(0, SYMBOLS - got.length);
+    if (closed === undefined) continue;
+    const ls = got.map((t) => t - closed);
+    latencies.push(...ls);
+    perMinuteWorst.push(ls.length < SYMBOLS ? Number.POSITIVE_INFINITY : Math.max(...ls));
+  }
+  let settleIdx = perMinuteWorst.length;
+  for (let i = perMinuteWorst.length - 1; i >= 0; i -= 1) {
+    if ((perMinuteWorst[i] ?? Number.POSITIVE_INFINITY) > SETTLED_MS) break;
+    settleIdx = i;
+  }
+  const settleBar = liveBars[settleIdx];
+  const settleAt = settleBar ? closedAt.get(settleBar.ts) : undefined;
+  const liveWindows = [...loopWindows.values()].filter((w) => w.at > liveStart + 10_000 && w.at <= liveEnd + 2_000);
+  const liveFineTunes = fineTunes.filter((f) => f.at >= liveStart && f.at <= liveEnd);
+
+  console.log(`floor (same run): NATS round trip median ${fmt(floorMs)}`);
+  console.log(
+    `catch-up: every history bar predicted ${historyDone ? `${fmt(lastHistoryPrediction - histEnd)} after the last history tick` : 'NOT within the run'}; ` +
+      `live latency settled (every bar ≤ ${SETTLED_MS} ms from then on) ${settleAt === undefined ? 'never' : `${fmt(settleAt - histEnd)} after the last history tick (live minute ${settleIdx} of ${liveBars.length})`}`,
+  );
+  console.log(
+    `live part: ${LIVE} minutes × ${SYMBOLS} symbols, a minute every ${BAR_MS} ms: bar close → prediction p50 ${fmt(pct(latencies, 0.5))}, p99 ${fmt(pct(latencies, 0.99))}, ` +
+      `max ${fmt(Math.max(...latencies))} (${latencies.length} predictions${missing > 0 ? `, ${missing} missing` : ''}); ` +
+      `from the first settled minute on: p99 ${fmt(pct(latencies.slice(settleIdx * SYMBOLS), 0.99))}`,
+  );
+  console.log(
+    `event loop of the system (10 s windows during the live part): p99 median ${fmt(pct(liveWindows.map((w) => w.p99Ms), 0.5))}, worst window p99 ${fmt(Math.max(...liveWindows.map((w) => w.p99Ms)))}, ` +
+      `max ${fmt(Math.max(...liveWindows.map((w) => w.maxMs)))} (${liveWindows.length} windows); online-model events (fine-tunes judged) during the live part: ${liveFineTunes.length}, in the whole run: ${fineTunes.length}`,
+  );
+  console.log(`scaled: catch-up per 1,000 history bars per symbol ${fmt((lastHistoryPrediction - histEnd) / ((SYMBOLS * HISTORY) / 1000))} (the target, 3 s for 2 × 2,700 bars, is ${fmt(3000 / 5.4)} per 1,000)`);
+} finally {
+  proc.child.kill('SIGTERM');
+  await Promise.race([proc.exited, sleep(60_000)]);
+  if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+  await sys.dispose();
+}
+
+async function status(conn: NatsConnection): Promise<SystemStatus | null> {
+  try {
+    const reply = await conn.request('signals.status', '', { timeout: 2_000 });
+    if (reply.headers?.get('Nats-Service-Error-Code')) return null;
+    return reply.json<SystemStatus>();
+  } catch {
+    return null;
+  }
+}
