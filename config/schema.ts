@@ -1,3 +1,4 @@
+import { Cron } from 'croner';
 import { z } from 'zod';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -26,6 +27,17 @@ export const qualitySettingsShape = {
 const num = (min: number, max: number) => z.coerce.number().min(min).max(max);
 
 /** Model lifecycle settings: the gate, automatic rollback, retraining; documented in README "Configuration". */
+/** `off`, or a cron expression croner accepts (5 fields, or 6 with seconds; UTC). */
+function cronOrOff(v: string): boolean {
+  if (v.trim() === 'off') return true;
+  try {
+    new Cron(v, { timezone: 'UTC', paused: true }).stop();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const lifecycleSettingsShape = {
   /** Gate, pretrained challengers: ROC AUC floor, largest AUC / F1 drop against the champion (percent). */
   GATE_AUC_FLOOR: num(0, 1).default(0.6),
@@ -45,7 +57,7 @@ export const lifecycleSettingsShape = {
   /** Below this skill the version is rolled back (online without a predecessor: withdrawn). */
   ROLLBACK_SKILL: num(0, 1).default(0.9),
   /** Scheduled retrain of every symbol's pretrained model (cron, UTC; `off` = never). */
-  RETRAIN_SCHEDULE: z.string().min(1).default('0 3 1 * *'),
+  RETRAIN_SCHEDULE: z.string().min(1).default('0 3 1 * *').refine(cronOrOff, { message: 'expected a cron expression (minute hour day month weekday, UTC; 6 fields with seconds) or off' }),
   /** How often the feedback rule is evaluated (ms; 0 = never). */
   FEEDBACK_CHECK_MS: int(0, 86_400_000).default(60_000),
   /** Feedback: corrections since the last training needed, with FEEDBACK_MIN_DAYS passed or the urgent count reached. */

@@ -64,6 +64,13 @@ class Ring {
       this.start = (this.start + 1) % this.capacity;
     }
   }
+  clone(): Ring {
+    const r = new Ring(this.capacity);
+    r.buf.set(this.buf);
+    r.start = this.start;
+    r.size = this.size;
+    return r;
+  }
   /** Mean and population std, summed oldest first so every caller gets the same bits. */
   stats(): { mean: number; std: number } {
     let sum = 0;
@@ -102,9 +109,19 @@ class FeatureStepper {
   lastTs = Number.NEGATIVE_INFINITY;
   count = 0;
 
-  constructor(private readonly spec: FeatureSpec) {
-    this.returns = new Ring(spec.volWindow);
-    this.logVolumes = new Ring(spec.volWindow);
+  constructor(
+    private readonly spec: FeatureSpec,
+    from?: FeatureStepper,
+  ) {
+    this.returns = from ? from.returns.clone() : new Ring(spec.volWindow);
+    this.logVolumes = from ? from.logVolumes.clone() : new Ring(spec.volWindow);
+    if (from) {
+      this.prevClose = from.prevClose;
+      this.ctxClose = from.ctxClose;
+      this.prevCtxClose = from.prevCtxClose;
+      this.lastTs = from.lastTs;
+      this.count = from.count;
+    }
   }
 
   step(bar: OhlcvBar, contextClose?: number): Float32Array | undefined {
@@ -163,10 +180,19 @@ export class FeatureBuilder {
   private rows: Float32Array[] = [];
   readonly featureNames: string[];
 
-  constructor(readonly spec: FeatureSpec) {
+  constructor(
+    readonly spec: FeatureSpec,
+    from?: FeatureBuilder,
+  ) {
     checkSpec(spec);
-    this.stepper = new FeatureStepper(spec);
+    this.stepper = new FeatureStepper(spec, from?.stepper);
     this.featureNames = featureNames(spec);
+    if (from) this.rows = [...from.rows];
+  }
+
+  /** An independent copy: pushing to it leaves this builder as it is (rows are never mutated, so they are shared). */
+  clone(): FeatureBuilder {
+    return new FeatureBuilder(this.spec, this);
   }
 
   /** Open time of the last bar appended (-Infinity before the first). */

@@ -20,7 +20,7 @@ import {
   type ForecastMetrics,
   type NeuralPredictor,
 } from '../../models/index.ts';
-import { DEFAULT_PRETRAIN, labelRegimes, pretrainRegimeModels, type PretrainSeries } from '../prediction/index.ts';
+import { DEFAULT_PRETRAIN, labelRegimes, TrainingThread, type PretrainResult, type PretrainSeries } from '../prediction/index.ts';
 import type { Db } from '../../sql/index.ts';
 import { KV_BUCKETS, modelActiveSchema, openBucket } from '../../streams/index.ts';
 
@@ -111,11 +111,19 @@ export async function runPhase1(opts: Phase1Options): Promise<Phase1Result> {
   const history = opts.history ?? defaultPretrainHistory(seed);
   // The newest TEST_FRACTION of every series is never trained on: the gate judges the models there.
   const split = history.map((s) => ({ s, cut: Math.floor(s.bars.length * (1 - TEST_FRACTION)) }));
-  const result = await pretrainRegimeModels(
-    split.map(({ s, cut }) => ({ name: s.name, bars: s.bars.slice(0, cut) })),
-    { ...DEFAULT_PRETRAIN, spec: opts.spec, seed, epochs: opts.epochs ?? DEFAULT_PRETRAIN.epochs, versionPrefix: `phase1-s${seed}` },
-    { log },
-  );
+  // Training runs in a worker thread: the NATS connection, the status service and the
+  // health checks of this process stay responsive while it trains.
+  const thread = new TrainingThread({ log, backend: opts.backend });
+  let result: PretrainResult;
+  try {
+    result = await thread.pretrain(
+      split.map(({ s, cut }) => ({ name: s.name, bars: s.bars.slice(0, cut) })),
+      { ...DEFAULT_PRETRAIN, spec: opts.spec, seed, epochs: opts.epochs ?? DEFAULT_PRETRAIN.epochs, versionPrefix: `phase1-s${seed}` },
+    );
+  } finally {
+    await thread.close();
+  }
+  if (result.fallbackRegimes.length > 0) log.info({ fallbackRegimes: result.fallbackRegimes, windowsPerRegime: result.windowsPerRegime }, 'regimes with too few windows are served by the any model');
   const env = { db: opts.db, kv, js: jetstream(opts.nc), log };
   const versions: string[] = [];
   for (const m of result.models) {

@@ -1,6 +1,6 @@
 import type { CandidateDecision, CandidateSink } from './candidate-sink.ts';
 import { DEFAULT_FINE_TUNE, fineTune, type AdaptationReport, type FineTuneConfig } from './fine-tune.ts';
-import type { FineTuneRunner } from './fine-tune-thread.ts';
+import type { FineTuneRunner } from './training-thread.ts';
 import type { FineTuneTrigger } from './hybrid-engine.ts';
 
 /** Outcome of one fine-tune: the candidate's version, its adaptation quality and what the sink decided. */

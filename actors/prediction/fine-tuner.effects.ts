@@ -5,7 +5,7 @@ import type { Logger } from '../../config/index.ts';
 import { adaptOnline, DEFAULT_FINE_TUNE, type AdaptationOutcome, type CandidateSink, type FineTuneConfig } from './index.ts';
 import { publishJson, retrainResultSchema, subjects, type RetrainResult } from '../../streams/index.ts';
 import type { FineTuneJob } from './fine-tuner.machine.ts';
-import type { FineTuneRunner } from './fine-tune-thread.ts';
+import type { FineTuneRunner } from './training-thread.ts';
 
 export type FineTunerDeps = {
   sink: CandidateSink;
@@ -13,7 +13,7 @@ export type FineTunerDeps = {
   config?: FineTuneConfig;
   /** Publishes `model.retrain.result` for jobs that answer a `model.retrain.cmd` (omit in unit tests). */
   nc?: NatsConnection;
-  /** Where the training runs (production: a `FineTuneThread`); default in this thread. */
+  /** Where the training runs (production: a `TrainingThread`); default in this thread. */
   tune?: FineTuneRunner;
   /** Called after every finished fine-tune (tests, status). */
   onOutcome?: (outcome: AdaptationOutcome) => void;

@@ -310,6 +310,8 @@ export class HybridEngine {
       seen.set(key, k + 1);
       (rounds[k] ??= []).push(bar);
     }
+    // Several bars of a symbol in one call (catching up): every round's forecasts in one predictBatch per model.
+    const prefetched = rounds.length > 1 ? this.prefetch(bars) : undefined;
     for (const round of rounds) {
       type Item = { s: SymbolState; bar: EngineBar; window: FeatureWindow; pretrained: ServingModel; online: ServingModel | undefined };
       const items: Item[] = [];
@@ -360,7 +362,9 @@ export class HybridEngine {
       });
       const results: Record<string, { model: ServingModel; forecast: Forecast }>[] = items.map(() => ({}));
       for (const job of jobs.values()) {
-        const forecasts = job.model.predictor.predictBatch(job.windows);
+        const cached = prefetched?.get(job.model);
+        const hits = cached ? job.slots.map((slot) => { const it = items[slot.item]; return it ? cached.get(`${it.bar.venue}.${it.bar.symbol}@${it.bar.ts}`) : undefined; }) : [];
+        const forecasts = cached && hits.every((f) => f !== undefined) ? hits : job.model.predictor.predictBatch(job.windows);
         job.slots.forEach((slot, n) => {
           const f = forecasts[n];
           const r = results[slot.item];
@@ -374,6 +378,67 @@ export class HybridEngine {
       });
     }
     return { outputs, triggers, drifts, warmingUp, stale, noModel };
+  }
+
+  /**
+   * The forecasts `step` will need for these bars, computed up front with one
+   * predictBatch per model: the feature windows and regimes come from copies of
+   * each symbol's state advanced over the bars (the same code on the same bars
+   * gives the same windows and the same model choice), so the rounds only look
+   * them up. A round that finds a forecast missing predicts as usual.
+   */
+  private prefetch(bars: readonly EngineBar[]): Map<ServingModel, Map<string, Forecast>> | undefined {
+    type Sim = { features: FeatureBuilder; regimeFeatures: RegimeFeaturesStream; regime: RegimeTracker; lastTs: number | undefined };
+    const sims = new Map<string, Sim>();
+    const jobs = new Map<ServingModel, { windows: FeatureWindow[]; keys: string[] }>();
+    try {
+      for (const bar of bars) {
+        const key = `${bar.venue}.${bar.symbol}`;
+        let sim = sims.get(key);
+        if (!sim) {
+          const s = this.symbols.get(key);
+          sim = s
+            ? { features: s.features.clone(), regimeFeatures: s.regimeFeatures.clone(), regime: s.regime.clone(), lastTs: s.lastTs }
+            : {
+                features: new FeatureBuilder(this.config.spec),
+                regimeFeatures: new RegimeFeaturesStream(this.config.regime),
+                regime: new RegimeTracker(this.config.regimePersistBars),
+                lastTs: undefined,
+              };
+          sims.set(key, sim);
+        }
+        if (sim.lastTs !== undefined && bar.ts <= sim.lastTs) continue;
+        const window = sim.features.push(bar);
+        const rf = sim.regimeFeatures.push(bar);
+        if (rf) sim.regime.update(classifyRegime(rf, this.config.regime));
+        sim.lastTs = bar.ts;
+        if (!window) continue;
+        const snap = this.models.snapshot(bar.venue, bar.symbol);
+        for (const model of [this.selectPretrained(snap.pretrained, sim.regime.regime), snap.online]) {
+          if (!model) continue;
+          let job = jobs.get(model);
+          if (!job) {
+            job = { windows: [], keys: [] };
+            jobs.set(model, job);
+          }
+          job.windows.push(window);
+          job.keys.push(`${key}@${bar.ts}`);
+        }
+      }
+    } catch {
+      return undefined; // a bad bar: the rounds meet it and report it as they always do
+    }
+    const out = new Map<ServingModel, Map<string, Forecast>>();
+    for (const [model, job] of jobs) {
+      const forecasts = model.predictor.predictBatch(job.windows);
+      const byKey = new Map<string, Forecast>();
+      job.keys.forEach((k, i) => {
+        const f = forecasts[i];
+        if (f) byKey.set(k, f);
+      });
+      out.set(model, byKey);
+    }
+    return out;
   }
 
   private dueForFineTune(s: SymbolState): boolean {

@@ -14,7 +14,7 @@ export * from './weights.schema.ts';
 export * from './hybrid-engine.ts';
 export * from './fine-tune.ts';
 export * from './outcome-feed.ts';
-export { FineTuneThread, type FineTuneRunner } from './fine-tune-thread.ts';
+export { TrainingThread, type FineTuneRunner } from './training-thread.ts';
 export * from './candidate-sink.ts';
 export * from './pretrain.ts';
 export * from './adapt.ts';

@@ -1,7 +1,7 @@
 import { createActor, waitFor, type ActorRefFrom } from 'xstate';
 import type { FineTuneConfig, CandidateSink, SymbolStatus, AdaptationOutcome } from './index.ts';
 import { fineTunerMachine } from './fine-tuner.machine.ts';
-import { FineTuneThread } from './fine-tune-thread.ts';
+import { TrainingThread } from './training-thread.ts';
 import { createFineTunerActors } from './fine-tuner.effects.ts';
 import { predictorMachine } from './predictor.machine.ts';
 import { createPredictorActors, type PredictorDeps } from './predictor.effects.ts';
@@ -38,15 +38,15 @@ export type PredictorsHandle = {
 export function startPredictors(deps: PredictorsDeps): PredictorsHandle {
   const sink = deps.sink;
   let fineTuner: ActorRefFrom<typeof fineTunerMachine> | undefined;
-  let thread: FineTuneThread | undefined;
+  let thread: TrainingThread | undefined;
   if (sink && deps.fineTune !== false) {
     // Training runs in a worker thread with its own backend: this thread keeps ingesting and predicting.
-    thread = deps.fineTuneInProcess ? undefined : new FineTuneThread({ log: deps.log, backend: deps.settings.TFJS_BACKEND });
+    thread = deps.fineTuneInProcess ? undefined : new TrainingThread({ log: deps.log, backend: deps.settings.TFJS_BACKEND });
     const ft = createFineTunerActors({
       sink,
       log: deps.log,
       nc: deps.nc,
-      ...(thread ? { tune: thread.run } : {}),
+      ...(thread ? { tune: thread.fineTune } : {}),
       ...(deps.fineTune ? { config: deps.fineTune } : {}),
       ...(deps.onAdapted ? { onOutcome: deps.onAdapted } : {}),
     });

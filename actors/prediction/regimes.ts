@@ -71,6 +71,17 @@ export class RegimeFeaturesStream {
     this.alpha = 1 - 0.5 ** (1 / thresholds.longHalfLife);
   }
 
+  /** An independent copy of the stream's state. */
+  clone(): RegimeFeaturesStream {
+    const c = new RegimeFeaturesStream(this.thresholds);
+    c.returns.push(...this.returns);
+    c.volumes.push(...this.volumes);
+    c.prevClose = this.prevClose;
+    c.longVar = this.longVar;
+    c.longVolume = this.longVolume;
+    return c;
+  }
+
   push(bar: Pick<OhlcvBar, 'close' | 'volume'>): RegimeFeatures | undefined {
     const prev = this.prevClose;
     this.prevClose = bar.close;
@@ -137,6 +148,16 @@ export class RegimeTracker {
 
   get regime(): RegimeName | undefined {
     return this.current;
+  }
+
+  /** An independent copy of the tracker's state. */
+  clone(): RegimeTracker {
+    const c = new RegimeTracker(this.persistBars);
+    c.current = this.current;
+    c.candidate = this.candidate;
+    c.streak = this.streak;
+    c.switches = this.switches;
+    return c;
   }
 
   /** Feeds the raw regime of the latest bar; returns the tracked regime. */

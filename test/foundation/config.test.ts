@@ -30,4 +30,12 @@ describe('configuration', () => {
     expect(msg).toMatch(/LOG_LEVEL: /);
     expect((error as ConfigError).issues).toHaveLength(3);
   });
+
+  it('takes the retrain schedule as a cron expression (UTC) or off, and refuses anything else', () => {
+    expect(loadSettings({}).RETRAIN_SCHEDULE).toBe('0 3 1 * *');
+    expect(loadSettings({ RETRAIN_SCHEDULE: 'off' }).RETRAIN_SCHEDULE).toBe('off');
+    expect(loadSettings({ RETRAIN_SCHEDULE: '*/30 * * * * *' }).RETRAIN_SCHEDULE).toBe('*/30 * * * * *');
+    expect(() => loadSettings({ RETRAIN_SCHEDULE: 'monthly please' })).toThrow(/RETRAIN_SCHEDULE: expected a cron expression .*\(got "monthly please"\)/);
+    expect(() => loadSettings({ RETRAIN_SCHEDULE: '61 3 1 * *' })).toThrow(/RETRAIN_SCHEDULE/);
+  });
 });
