@@ -11,6 +11,10 @@ const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'si
 export const qualitySettingsShape = {
   /** Directory of bars CSV files (`<venue>/<symbol>.csv` or `<symbol>.csv`) the backfill fills gaps from. */
   QUALITY_HISTORY_DIR: z.string().min(1).optional(),
+  /** `venue=sourceVenue` pairs: bars of `sourceVenue` in this database's bars_1m are history for `venue`. */
+  QUALITY_HISTORY_VENUES: z.string().default(''),
+  /** A symbol seen for the first time gets this many days of history before its first bar, from the sources above (0 = none). */
+  QUALITY_HISTORY_DAYS: z.coerce.number().min(0).max(3_650).default(2),
   QUALITY_INTERPOLATE: bool.default(false),
   QUALITY_SILENCE_TIMEOUT_MS: int(0, 86_400_000).default(300_000),
   QUALITY_LIVE_LAG_MS: int(0, 365 * 86_400_000).default(86_400_000),

@@ -126,9 +126,9 @@ type Pending = { ts: number; forecasts: Record<string, Forecast>; adaptive: stri
 type SymbolState = {
   readonly venue: string;
   readonly symbol: string;
-  readonly features: FeatureBuilder;
-  readonly regimeFeatures: RegimeFeaturesStream;
-  readonly regime: RegimeTracker;
+  features: FeatureBuilder;
+  regimeFeatures: RegimeFeaturesStream;
+  regime: RegimeTracker;
   weights: WeightKeeper;
   readonly drift: DriftMonitor;
   history: OhlcvBar[];
@@ -257,6 +257,26 @@ export class HybridEngine {
       if (s.lastTs !== undefined && bar.ts <= s.lastTs) continue;
       this.advance(s, bar);
     }
+  }
+
+  /**
+   * Warms a symbol up again from `bars` (its history joined to the live bars it
+   * has seen, ending with the last one): for a new symbol whose history arrived
+   * after its first live bars, so it predicts from the next bar instead of after
+   * a full warm-up. Only while it has made no prediction; returns whether it did.
+   */
+  rewarm(venue: string, symbol: string, bars: readonly OhlcvBar[]): boolean {
+    const s = this.symbols.get(`${venue}.${symbol}`);
+    if (!s || s.predictions > 0 || s.lastTs === undefined || bars.at(-1)?.ts !== s.lastTs) return false;
+    s.features = new FeatureBuilder(this.config.spec);
+    s.regimeFeatures = new RegimeFeaturesStream(this.config.regime);
+    s.regime = new RegimeTracker(this.config.regimePersistBars);
+    s.history = [];
+    s.bars = 0;
+    s.sinceFineTune = 0;
+    s.lastTs = undefined;
+    for (const bar of bars) if (s.lastTs === undefined || bar.ts > s.lastTs) this.advance(s, bar);
+    return true;
   }
 
   private advance(s: SymbolState, bar: OhlcvBar): FeatureWindow | undefined {

@@ -522,5 +522,24 @@ export function createPredictorActors(deps: PredictorDeps) {
     };
   });
 
-  return { prepare, consume, engine, weighters };
+  /**
+   * A new symbol's history was stored after its first live bars: warm it up again
+   * from bars_1m (history and live bars joined) while it has made no prediction.
+   * The read is async; the engine is reset only if no bar of the symbol was
+   * stepped meanwhile (else read again), so the reset and the stepping never mix.
+   */
+  const rewarm = async (venue: string, symbol: string): Promise<boolean> => {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const last = engine.lastBarTs(venue, symbol);
+      if (last === undefined || engine.status(venue, symbol).state !== 'warming_up') return false;
+      const bars = await readBars(deps.db, venue, symbol, last - (preloadBars - 1) * 60_000, last);
+      if (engine.lastBarTs(venue, symbol) !== last) continue;
+      const done = engine.rewarm(venue, symbol, bars);
+      if (done) log.info({ venue, symbol, bars: bars.length, status: engine.status(venue, symbol).state }, 'warmed up again from the history joined to the live bars');
+      return done;
+    }
+    return false;
+  };
+
+  return { prepare, consume, engine, weighters, rewarm };
 }

@@ -26,6 +26,8 @@ export type PredictorsHandle = {
   statuses(): SymbolStatus[];
   /** Resolves when no fine-tune is running or queued. */
   fineTunesIdle(timeoutMs?: number): Promise<void>;
+  /** A symbol's history is now in bars_1m: a symbol still warming up is warmed up from it (true when it was). */
+  historyLoaded(venue: string, symbol: string): Promise<boolean>;
   /** Finishes the batch in hand, acks it, stops the consumer and the fine-tuner. */
   stop(): Promise<void>;
 };
@@ -71,6 +73,7 @@ export function startPredictors(deps: PredictorsDeps): PredictorsHandle {
     },
     status: (venue, symbol) => logic.engine.status(venue, symbol),
     statuses: () => logic.engine.statuses(),
+    historyLoaded: (venue, symbol) => logic.rewarm(venue, symbol),
     async fineTunesIdle(timeoutMs = 60_000) {
       if (!ftRef) return;
       await waitFor(ftRef, (s) => s.matches('idle') && s.context.queue.length === 0, { timeout: timeoutMs });

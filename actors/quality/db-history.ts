@@ -25,3 +25,12 @@ export function createDbHistory(db: Db, opts: { sourceVenue: string }): HistoryP
     },
   };
 }
+
+/** `createDbHistory` per venue: `routes` maps a venue to the venue whose bars are its history; other venues have none. */
+export function venueHistory(db: Db, routes: Readonly<Record<string, string>>): HistoryProvider {
+  const byVenue = new Map(Object.entries(routes).map(([venue, sourceVenue]) => [venue, createDbHistory(db, { sourceVenue })]));
+  return {
+    name: `db:${Object.entries(routes).map(([v, s]) => `${v}<-${s}`).join(',')}`,
+    fetchBars: async (venue, symbol, from, to) => (await byVenue.get(venue)?.fetchBars(venue, symbol, from, to)) ?? [],
+  };
+}

@@ -25,3 +25,25 @@ export class HistoryUnavailableError extends Error {
     super(`${provider}: ${message}`, options);
   }
 }
+
+/** Has nothing: every gap it is asked about stays unfillable. */
+export const NO_HISTORY: HistoryProvider = { name: 'none', fetchBars: async () => [] };
+
+/**
+ * Several sources asked in order: a bar time the first has is taken from it, the
+ * rest are asked only for what is still missing. A source that cannot be asked
+ * right now makes the whole fetch retryable (a later try may find more).
+ */
+export function composeHistory(sources: readonly HistoryProvider[]): HistoryProvider {
+  if (sources.length === 1 && sources[0]) return sources[0];
+  return {
+    name: sources.map((s) => s.name).join('+'),
+    async fetchBars(venue, symbol, from, to) {
+      const byTs = new Map<number, HistoryBar>();
+      for (const s of sources) {
+        for (const b of await s.fetchBars(venue, symbol, from, to)) if (!byTs.has(b.ts)) byTs.set(b.ts, b);
+      }
+      return [...byTs.values()].sort((a, b) => a.ts - b.ts);
+    },
+  };
+}

@@ -9,7 +9,7 @@ export { nyseHolidays, nyseEarlyCloses, NYSE_SPECIAL_CLOSURES } from './nyse-hol
 export * from './gaps.ts';
 export * from './history-provider.ts';
 export { createCsvDirHistory, type CsvDirHistoryOptions } from './csv-dir-history.ts';
-export { createDbHistory } from './db-history.ts';
+export { createDbHistory, venueHistory } from './db-history.ts';
 export * from './fill-gap.ts';
 export { barProblem } from './bar-sanity.ts';
 export * from './checks.ts';
@@ -22,3 +22,4 @@ export * from './backfill.effects.ts';
 export * from './backfill.machine.ts';
 export * from './bar-validation.ts';
 export * from './quality-supervisor.ts';
+export { startHistoryLoader, type HistoryLoad, type HistoryLoaderDeps, type HistoryLoaderHandle } from './history-loader.ts';

@@ -16,13 +16,15 @@ import {
 } from './index.ts';
 import { listGaps } from '../../sql/index.ts';
 import type { Db } from '../../sql/index.ts';
-import { barRevision, ensureDurable, type PulledMsg } from '../../streams/index.ts';
+import { barRevision, ensureDurable, isToken, type PulledMsg } from '../../streams/index.ts';
 import { backfillMachine } from './backfill.machine.ts';
 import { createBackfillActors } from './backfill.effects.ts';
 import { validateBar } from './bar-validation.ts';
 import { startBatchConsumer, type BatchConsumerHandle } from '../../streams/index.ts';
 import { consistencyMachine } from './consistency.machine.ts';
 import { createConsistencyActors } from './consistency.effects.ts';
+import { venueHistory } from './db-history.ts';
+import { composeHistory, NO_HISTORY } from './history-provider.ts';
 
 /**
  * Settings of the quality supervisor, derived from the `QUALITY_*` settings
@@ -44,6 +46,10 @@ import { createConsistencyActors } from './consistency.effects.ts';
  */
 export type QualitySettings = {
   historyDir: string | undefined;
+  /** Venue -> the venue whose stored bars are its history. */
+  historyVenues: Readonly<Record<string, string>>;
+  /** Days of history loaded before a new symbol's first bar (0 = none). */
+  historyDays: number;
   interpolate: boolean;
   silenceTimeoutMs: number;
   liveLagMs: number;
@@ -90,6 +96,16 @@ function parseCalendars(text: string, issues: string[]): CalendarMap {
   return out;
 }
 
+function parseHistoryVenues(text: string, issues: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [venue, source] = part.split('=').map((p) => p.trim());
+    if (!venue || !source || !isToken(venue) || !isToken(source) || venue === source) issues.push(`QUALITY_HISTORY_VENUES: "${part}" is not venue=sourceVenue (two different venue names)`);
+    else out[venue] = source;
+  }
+  return out;
+}
+
 function parseExpectedStart(text: string, issues: string[]): ExpectedStart {
   const out: ExpectedStart = { by: {} };
   const by: Record<string, number> = {};
@@ -113,10 +129,13 @@ export function parseQualitySettings(e: QualityEnvSettings): QualitySettings {
   const issues: string[] = [];
   const calendars = parseCalendars(e.QUALITY_CALENDARS, issues);
   const expectedStart = parseExpectedStart(e.QUALITY_EXPECTED_START, issues);
+  const historyVenues = parseHistoryVenues(e.QUALITY_HISTORY_VENUES, issues);
   if (e.QUALITY_RETRY_MAX_MS < e.QUALITY_RETRY_MIN_MS) issues.push('QUALITY_RETRY_MAX_MS: must be >= QUALITY_RETRY_MIN_MS');
   if (issues.length > 0) throw new QualitySettingsError(issues);
   return {
     historyDir: e.QUALITY_HISTORY_DIR,
+    historyVenues,
+    historyDays: e.QUALITY_HISTORY_DAYS,
     interpolate: e.QUALITY_INTERPOLATE,
     silenceTimeoutMs: e.QUALITY_SILENCE_TIMEOUT_MS,
     liveLagMs: e.QUALITY_LIVE_LAG_MS,
@@ -131,12 +150,18 @@ export function parseQualitySettings(e: QualityEnvSettings): QualitySettings {
   };
 }
 
-/** The CSV-directory provider of `QUALITY_HISTORY_DIR`, or one that has nothing (every gap unfillable). */
-export function historyFromSettings(q: QualitySettings, log: Logger): HistoryProvider {
+/**
+ * The history sources of the settings: the CSV directory of `QUALITY_HISTORY_DIR`,
+ * then the other venue of `QUALITY_HISTORY_VENUES` in this database; with neither,
+ * one that has nothing (every gap unfillable).
+ */
+export function historyFromSettings(q: QualitySettings, log: Logger, db?: Db): HistoryProvider {
+  const sources: HistoryProvider[] = [];
   if (q.historyDir) {
-    return createCsvDirHistory({ dir: q.historyDir, onRejected: (file, rejected) => log.warn({ file, rejected }, 'history rows rejected') });
+    sources.push(createCsvDirHistory({ dir: q.historyDir, onRejected: (file, rejected) => log.warn({ file, rejected }, 'history rows rejected') }));
   }
-  return { name: 'none', fetchBars: async () => [] };
+  if (db && Object.keys(q.historyVenues).length > 0) sources.push(venueHistory(db, q.historyVenues));
+  return sources.length === 0 ? NO_HISTORY : composeHistory(sources);
 }
 
 export type QualitySupervisorDeps = {
@@ -152,6 +177,8 @@ export type QualitySupervisorDeps = {
   board?: QualityBoard;
   /** `ops.alert.quarantined` / `degraded` / `recovered` on a symbol's health changes. */
   alert?: Alerter;
+  /** A symbol's first bar in this process (its actors were just spawned): where its history is loaded from. */
+  onNewSymbol?: (venue: string, symbol: string, firstTs: number) => void;
 };
 
 /** One symbol as `status()` shows it. */
@@ -292,6 +319,11 @@ export async function startQualitySupervisor(deps: QualitySupervisorDeps): Promi
 
   function spawn(venue: string, symbol: string, firstTs: number): Entry {
     const slog = log.child({ venue, symbol });
+    try {
+      deps.onNewSymbol?.(venue, symbol, firstTs);
+    } catch (err) {
+      slog.error({ err }, 'onNewSymbol failed; the symbol goes on without its history');
+    }
     const start = expectedStartOf(venue, symbol);
     const b = createActor(backfill, {
       input: {

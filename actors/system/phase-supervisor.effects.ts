@@ -16,7 +16,15 @@ import { backoffDelay } from '../../streams/index.ts';
 import { BarLane } from '../ingest/index.ts';
 import { startMarketSync, type MarketSyncHandle } from '../ingest/index.ts';
 import { startModelLifecycle, type ModelLifecycleHandle } from '../lifecycle/index.ts';
-import { historyFromSettings, parseQualitySettings, startQualitySupervisor, type QualitySupervisorHandle } from '../quality/index.ts';
+import {
+  historyFromSettings,
+  NO_HISTORY,
+  parseQualitySettings,
+  startHistoryLoader,
+  startQualitySupervisor,
+  type HistoryLoaderHandle,
+  type QualitySupervisorHandle,
+} from '../quality/index.ts';
 import { runPhase1, type Phase1Result } from '../lifecycle/index.ts';
 import { DEFAULT_PREDICTOR_SPEC } from '../prediction/index.ts';
 import { startPredictors, type PredictorsHandle } from '../prediction/index.ts';
@@ -58,6 +66,8 @@ export type Children = {
   lifecycle: ModelLifecycleHandle | undefined;
   models: KvModelSource | undefined;
   quality: QualitySupervisorHandle | undefined;
+  /** Phase 2: loads a new symbol's history and joins it to its live bars (with a history source configured). */
+  history: HistoryLoaderHandle | undefined;
   ops: OpsHandle | undefined;
   /** Realised outcomes of this process's predictions, from the predictor to the lifecycle; outlives restarts of both. */
   outcomes: PushOutcomeFeed;
@@ -82,6 +92,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
     lifecycle: undefined,
     models: undefined,
     quality: undefined,
+    history: undefined,
     ops: undefined,
     outcomes: new PushOutcomeFeed(),
     phase1: undefined,
@@ -186,13 +197,36 @@ export function createSupervisorActors(deps: SupervisorDeps) {
   };
   const startQuality = async () => {
     const quality = parseQualitySettings(deps.settings);
+    const provider = historyFromSettings(quality, deps.log, deps.db);
+    const history =
+      provider === NO_HISTORY || quality.historyDays <= 0
+        ? undefined
+        : startHistoryLoader({
+            nc: deps.nc,
+            db: deps.db,
+            settings: deps.settings,
+            log: deps.log,
+            provider,
+            days: quality.historyDays,
+            calendars: quality.calendars,
+            // A new symbol still warming up is warmed up from its history and predicted from its next bar;
+            // the backfill checks the joined series, so a hole no source has is recorded unfillable.
+            onLoaded: (load) => {
+              if (load.firstBarTs !== undefined && load.watermark !== undefined) children.quality?.scan(load.venue, load.symbol, load.firstBarTs, load.watermark);
+              children.predictor
+                ?.historyLoaded(load.venue, load.symbol)
+                .catch((err: unknown) => log.warn({ err, venue: load.venue, symbol: load.symbol }, 'warm-up from history failed'));
+            },
+          });
+    children.history = history;
     children.quality = await startQualitySupervisor({
       nc: deps.nc,
       db: deps.db,
       settings: deps.settings,
       log: deps.log,
-      provider: historyFromSettings(quality, deps.log),
+      provider,
       alert,
+      ...(history ? { onNewSymbol: (venue: string, symbol: string, firstTs: number) => history.add(venue, symbol, firstTs) } : {}),
     });
   };
   /** Ingest: marketSync and the quality supervisor (in scale-out, only while this process holds the ingest lease). */
@@ -207,9 +241,11 @@ export function createSupervisorActors(deps: SupervisorDeps) {
   const stopIngest = async () => {
     watchers.get('marketSync')?.unsubscribe();
     watchers.delete('marketSync');
-    const { sync, quality } = children;
+    const { sync, quality, history } = children;
     children.sync = undefined;
     children.quality = undefined;
+    children.history = undefined;
+    await history?.stop().catch((err: unknown) => log.warn({ err }, 'history loader stop'));
     children.status.marketSync.state = 'standby';
     await sync?.stop().catch((err: unknown) => log.warn({ err }, 'marketSync stop'));
     await quality?.stop(10_000).catch((err: unknown) => log.warn({ err }, 'quality supervisor stop'));
@@ -330,6 +366,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
     for (const w of watchers.values()) w.unsubscribe();
     await ingestChain;
     await children.sync?.stop().catch((err: unknown) => log.warn({ err }, 'marketSync stop'));
+    await children.history?.stop().catch((err: unknown) => log.warn({ err }, 'history loader stop'));
     await children.quality?.stop(10_000).catch((err: unknown) => log.warn({ err }, 'quality supervisor stop'));
     await children.predictor?.stop().catch((err: unknown) => log.warn({ err }, 'predictor stop'));
     // Releases the ingest lease and the symbols: other processes take them over at once.

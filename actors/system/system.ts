@@ -8,6 +8,7 @@ import type { ModelLifecycleStats, ScopeSchedule } from '../lifecycle/index.ts';
 import { phaseSupervisorMachine } from './phase-supervisor.machine.ts';
 import { createSupervisorActors, INGEST_CLAIM, type ChildName, type ChildStatus, type SupervisorDeps } from './phase-supervisor.effects.ts';
 import type { SymbolStatus } from '../prediction/index.ts';
+import type { HistoryLoad } from '../quality/index.ts';
 import type { PredictorStats } from '../prediction/index.ts';
 import type { IngestStall } from '../ingest/index.ts';
 import type { SymbolQualityStatus } from '../quality/index.ts';
@@ -30,6 +31,8 @@ export type SystemStatus = {
   /** Active model versions for the `default` key (every symbol without its own). */
   versions: string[];
   /** Event-loop delay of this process over the last window (bar close -> prediction waits for it). */
+  /** Phase 2: history loads of new symbols (with a history source configured). */
+  history: HistoryLoad[];
   eventLoop: EventLoopDelay;
   /** SCALE_OUT=true: this process's id, whether it holds the ingest lease, and the symbols it predicts. */
   scaleOut?: { processId: string; ingestLeader: boolean; symbols: string[] };
@@ -105,6 +108,7 @@ export function startSystem(deps: SystemDeps): SystemHandle {
         },
         lifecycle: { state: life ? stateName(life.value) : 'not started', stats: life?.context.stats, schedule: children.lifecycle?.schedule() ?? [] },
         quality: qualitySummary(children.quality?.status() ?? []),
+        history: children.history?.status() ?? [],
         eventLoop: loop.last(),
         versions: versions ? [...versions.pretrained.map((m) => `${m.version} (${m.regime})`), ...(versions.online ? [`${versions.online.version} (online)`] : [])] : [],
         ...(children.claims
