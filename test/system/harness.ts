@@ -53,6 +53,17 @@ export async function publishFeed(nc: NatsConnection, feed: readonly TimedMessag
   return n;
 }
 
+/** Runs `signals <args>` to its end, stdout and stderr together. */
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/signals.js', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => resolve({ code, out }));
+  });
+}
+
 /** A `signals` CLI child process with its output kept. */
 export type SystemProcess = {
   child: ChildProcess;

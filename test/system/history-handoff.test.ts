@@ -1,27 +1,15 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { synthBars, type SynthBar } from '../../market/index.ts';
 import { listGaps, readBars, readPredictions, upsertBars, withTransaction } from '../../sql/index.ts';
 import { eventually } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
-import { publishFeed, spawnSystem, tickFeed, type SystemProcess } from './harness.ts';
+import { publishFeed, runCli, spawnSystem, type SystemProcess, tickFeed } from './harness.ts';
 
 const LIVE = 'live';
 const ARCHIVE = 'archive';
 const HISTORY = 600;
 const LIVE_BARS = 75;
 const HOLE = [300, 301, 302, 303, 304];
-
-/** Runs `signals <args>` to its end. */
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/signals.js', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.once('exit', (code) => resolve({ code, out }));
-  });
-}
 
 let sys: TestSystem;
 let proc: SystemProcess | undefined;
@@ -78,7 +66,7 @@ it('joins a new symbol’s history to its live bars and predicts it from its nex
 
   await eventually(
     async () => {
-      const r = await cli(['status', '--json'], env);
+      const r = await runCli(['status', '--json'], env);
       const doc = JSON.parse(r.out) as { system: { history: { symbol: string; state: string; historyBars?: number }[] } | null };
       return doc.system?.history.some((h) => h.symbol === sym && h.state === 'done') ?? false;
     },

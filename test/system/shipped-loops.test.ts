@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { registerCandidate, rejectVersion, type RegistryEnv } from '../../actors/lifecycle/index.ts';
@@ -11,22 +10,11 @@ import { eventually, readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { registryEnv } from '../lifecycle/fixtures.ts';
 import { describeRealData } from '../market/shared-data.ts';
-import { btcSlice, publishFeed, spawnSystem, tickFeed, type SystemProcess } from './harness.ts';
+import { btcSlice, publishFeed, runCli, spawnSystem, type SystemProcess, tickFeed } from './harness.ts';
 
 const VENUE = 'loops';
 const SYM = 'BTCUSDT';
 const JUMPY = 'JUMPY';
-
-/** Runs `signals <args>` to its end. */
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/signals.js', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.once('exit', (code) => resolve({ code, out }));
-  });
-}
 
 /** Predictions stored for the symbol, oldest first. */
 function predictions(db: Db): Promise<Prediction[]> {
@@ -122,7 +110,7 @@ describeRealData('the shipped loops of `signals run`', () => {
       'a scheduled and a feedback retrain of the symbol finished',
     );
     mark('scheduled and feedback retrains');
-    const status = await cli(['status', '--json'], env);
+    const status = await runCli(['status', '--json'], env);
     expect(status.code, status.out).toBe(0);
     const doc = JSON.parse(status.out) as { system: { eventLoop: { p99Ms: number }; lifecycle: { schedule: { scope: string; nextScheduledAt: number | null; correctionsSinceTraining: number }[] } } };
     expect(doc.system.eventLoop.p99Ms, 'status shows the event-loop delay').toBeGreaterThanOrEqual(0);
@@ -146,10 +134,10 @@ describeRealData('the shipped loops of `signals run`', () => {
       });
       p.dispose();
       await rejectVersion(regEnv, { version: v, kind: 'rejected', reasons: ['test: deliberately broken'], actor: 'test', stage: 'gate' });
-      const refused = await cli(['models', 'promote', v], env);
+      const refused = await runCli(['models', 'promote', v], env);
       expect(refused.code, 'a rejected version is not activated without force').not.toBe(0);
       expect(refused.out).toMatch(/rejected .*needs force/);
-      const forced = await cli(['models', 'promote', v, '--force', '--reason', 'test: serve a broken model'], env);
+      const forced = await runCli(['models', 'promote', v, '--force', '--reason', 'test: serve a broken model'], env);
       expect(forced.code, forced.out).toBe(0);
       broken.push(v);
     }
