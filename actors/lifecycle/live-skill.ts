@@ -110,6 +110,12 @@ export class LiveSkillMonitor {
         threshold,
         detectedAt: (this.opts.now ?? Date.now)(),
       });
+      // A version that falls past both margins at once gets the degradation alert too: the alert
+      // says what was seen, the rollback what was done about it.
+      if (s.skill < this.config.degradedSkill && !this.degraded.has(key)) {
+        this.degraded.add(key);
+        this.opts.onDegraded(report(this.config.degradedSkill));
+      }
       if (s.skill < this.config.rollbackSkill) {
         this.rolledBack.add(key);
         const rep = report(this.config.rollbackSkill);
@@ -118,11 +124,6 @@ export class LiveSkillMonitor {
           this.rolledBack.delete(key);
           this.opts.onError(err, rep);
         });
-      } else if (s.skill < this.config.degradedSkill) {
-        if (!this.degraded.has(key)) {
-          this.degraded.add(key);
-          this.opts.onDegraded(report(this.config.degradedSkill));
-        }
       } else if (s.skill >= this.config.degradedSkill + REARM) this.degraded.delete(key);
     }
   }

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { synthBars, type SynthBar } from '../../market/index.ts';
 import { listGaps, readBars, readPredictions, upsertBars, withTransaction } from '../../sql/index.ts';
-import { eventually } from '../helpers/stream-reader.ts';
+import { jetstream } from '@nats-io/jetstream';
+import { publishJson, subjects } from '../../streams/index.ts';
+import { eventually, readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { publishFeed, runCli, spawnSystem, type SystemProcess, tickFeed } from './harness.ts';
 
@@ -103,6 +105,16 @@ it('joins a new symbol’s history to its live bars and predicts it from its nex
   expect(((predsOther[0]?.ts ?? 0) - firstLive) / 60_000, 'the symbol without history waits for its warm-up').toBeGreaterThanOrEqual(50);
   const otherHistory = await readBars(sys.db, LIVE, other, firstLive - 3 * 86_400_000, firstLive - 60_000);
   expect(otherHistory.length, 'no history invented for a symbol the source does not have').toBe(0);
+
+  // A retrain that cannot succeed (a symbol with no bars) ends in model.events.retrain_failed and ops.alert.retrain_failed.
+  await publishJson(jetstream(sys.nc), { subject: subjects.retrainCmd, payload: { requestId: 'no-data-1', venue: LIVE, symbol: 'NODATA', trigger: 'manual' } });
+  await eventually(
+    async () => (await readStream<{ details?: { requestId?: string } }>(sys.nc, 'OPS_EVENTS', 'ops.alert.retrain_failed')).some((m) => m.data.details?.requestId === 'no-data-1'),
+    60_000,
+    'ops.alert.retrain_failed for a retrain that cannot succeed',
+  );
+  const failedEvents = (await readStream<{ scope: string }>(sys.nc, 'MODEL_EVENTS', 'model.events.retrain_failed')).map((m) => m.data.scope);
+  expect(failedEvents).toContain(`${LIVE}.NODATA`);
 
   run.child.kill('SIGTERM');
   const exit = await run.exited;

@@ -164,6 +164,8 @@ describeRealData('the shipped loops of `signals run`', () => {
     expect(forcedRows.every((d) => /^forced/.test(d.reason)), 'the forced promotions are on record').toBe(true);
     const alerts = (await readStream<{ details?: { from?: string } }>(sys.nc, 'OPS_EVENTS', 'ops.alert.rollback')).map((m) => m.data);
     expect(alerts.some((a) => a.details?.from !== undefined && broken.includes(a.details.from)), 'ops.alert.rollback').toBe(true);
+    const degraded = (await readStream<{ details?: { version?: string } }>(sys.nc, 'OPS_EVENTS', 'ops.alert.model_degraded')).map((m) => m.data);
+    expect(degraded.some((a) => a.details?.version !== undefined && broken.includes(a.details.version)), 'ops.alert.model_degraded for a broken version').toBe(true);
     // Within the documented window: a broken version serves at most ROLLBACK_WINDOW (120) realised outcomes, plus the bars in flight.
     const rolledBack = new Set(rollbacks.map((d) => d.fromVersion));
     const stored = await predictions(sys.db);
