@@ -70,6 +70,8 @@ describeRealData('a child actor that throws on a poison message', () => {
     expect(status.children.predictor.restarts, `one supervised restart per failed delivery (${JSON.stringify(status.children.predictor)})`).toBe(POISON_MAX_FAILURES);
     expect(status.phase, 'a few restarts do not degrade the system').toBe('running.healthy');
     expect(status.children.predictor.state).toBe('running');
+    const restarts = (await readStream<{ details?: { child?: string } }>(sys.nc, 'OPS_EVENTS', 'ops.alert.child_restart')).filter((m) => m.data.details?.child === 'predictor');
+    expect(restarts.length, 'ops.alert.child_restart for each failure of the predictor').toBe(POISON_MAX_FAILURES);
 
     // Redeliveries (ack wait) must not add anything.
     await new Promise((r) => setTimeout(r, 6_000));

@@ -175,6 +175,8 @@ describeRealData('the shipped loops of `signals run`', () => {
       expect(served).toBeLessThanOrEqual(120 + 5);
     }
 
+    const kinds = (await readStream<{ kind: string; symbol?: string }>(sys.nc, 'OPS_EVENTS', 'ops.alert.>')).map((m) => `${m.data.kind}:${m.data.symbol ?? '-'}`);
+    console.log(`alerts raised: ${[...new Set(kinds)].join(', ')}`);
     run.child.kill('SIGTERM');
     const exit = await run.exited;
     expect(exit.code, run.output().slice(-3_000)).toBe(0);
