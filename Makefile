@@ -44,7 +44,19 @@ test: deps ## the whole suite: typecheck, lint, unit + integration tests on real
 	npx eslint .
 	@$(TEST_ENV) && npx vitest run
 
-test-unit: deps ## only the tests (no typecheck/lint)
+test-unit: deps ## pure tests: machines, models, features, gates (test/unit)
+	@scripts/services.sh tools
+	@$(TEST_ENV) && npx vitest run test/unit $(ARGS)
+
+test-integration: deps ## effects on real nats-server and PostgreSQL (test/integration)
+	@scripts/services.sh tools
+	@$(TEST_ENV) && npx vitest run test/integration $(ARGS)
+
+test-system: deps ## the whole system as shipped: signals run / startSystem on real servers (test/system)
+	@scripts/services.sh tools
+	@$(TEST_ENV) && npx vitest run test/system $(ARGS)
+
+test-all: deps ## every test, without typecheck and lint (ARGS= to pick files)
 	@scripts/services.sh tools
 	@$(TEST_ENV) && npx vitest run $(ARGS)
 

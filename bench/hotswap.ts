@@ -43,8 +43,8 @@ import { readBars } from '../sql/index.ts';
 import { connectNats, msgIds, predictionSchema, publishPipelined, subjects, type Prediction, type Tick } from '../streams/index.ts';
 import { readStream } from '../test/helpers/stream-reader.ts';
 import { startTestSystem } from '../test/helpers/system.ts';
-import { registryEnv, tinyTrainConfig, TINY_SPEC } from '../test/lifecycle/fixtures.ts';
-import { btcBars, tempDir } from '../test/models/fixtures.ts';
+import { registryEnv, tinyTrainConfig, TINY_SPEC } from '../test/support/actors/lifecycle/fixtures.ts';
+import { btcBars, tempDir } from '../test/support/models/fixtures.ts';
 
 const { values } = parseArgs({
   options: {

@@ -28,9 +28,9 @@ import {
 } from '../actors/quality/index.ts';
 import { ensureTopology } from '../streams/index.ts';
 import { startTestSystem } from '../test/helpers/system.ts';
-import { BTCUSDT_CSV } from '../test/market/shared-data.ts';
-import { carve, type Carve } from '../test/quality/carve.ts';
-import { HistoryDir, storeLiveBars } from '../test/quality/fixtures.ts';
+import { BTCUSDT_CSV } from '../test/support/market/shared-data.ts';
+import { carve, type Carve } from '../test/support/actors/quality/carve.ts';
+import { HistoryDir, storeLiveBars } from '../test/support/actors/quality/fixtures.ts';
 
 const { values } = parseArgs({
   options: {

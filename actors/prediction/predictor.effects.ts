@@ -45,16 +45,6 @@ import type { WorkClaims } from '../../streams/index.ts';
 /** A bar whose handling failed this many times (each one a crash and supervised restart) is dead-lettered. */
 export const POISON_MAX_FAILURES = 3;
 
-/** Failed handlings per stream sequence, per durable: kept by the process across supervised restarts of the predictor. */
-const failuresByDurable = new Map<string, Map<number, number>>();
-function poisonFailures(durable: string): Map<number, number> {
-  let m = failuresByDurable.get(durable);
-  if (!m) {
-    m = new Map();
-    failuresByDurable.set(durable, m);
-  }
-  return m;
-}
 
 /** Scale-out: a per-process durable with no reader for this long (its process died) is deleted by the server. */
 export const PROCESS_DURABLE_INACTIVE_MS = 300_000;
@@ -110,6 +100,12 @@ export type PredictorDeps = {
   weightKeeper?: WeightKeeperFactory;
   /** Bars read from `bars_1m` to warm a symbol up when the predictor first sees it (0 = none). */
   preloadBars?: number;
+  /**
+   * Failed handlings per MD_BARS stream sequence. A failure crashes the predictor, so the
+   * count must outlive it: the supervisor that restarts it passes the same map each time
+   * (default: a map of this predictor's own, for a predictor nothing restarts).
+   */
+  poisonFailures?: Map<number, number>;
   /** Fine-tune requests go here (the service hands them to the fineTuner actor). */
   onTriggers?: (triggers: readonly { trigger: FineTuneTrigger; requestId?: string }[]) => void;
   /** Realised outcomes of the served components (the lifecycle's live skill and automatic rollback). */
@@ -161,6 +157,7 @@ export function createPredictorActors(deps: PredictorDeps) {
   const engine = new HybridEngine(deps.models, engineConfig, { weightKeeper, ...(deps.now ? { now: deps.now } : {}), ...(deps.onOutcome ? { onOutcome: deps.onOutcome } : {}) });
   const quality: QualityLookup = deps.quality ?? ((venue, symbol) => symbolQualityState(venue, symbol));
   const preloadBars = deps.preloadBars ?? Math.max(engine.barsNeeded, 120);
+  const poisonFailures = deps.poisonFailures ?? new Map<number, number>();
   for (const m of deps.models.snapshot('_', '_').pretrained) {
     if (!servesSpec(m, spec)) log.warn({ version: m.version, spec }, 'a pretrained model does not match the feature layout; it will give wrong forecasts');
   }
@@ -486,7 +483,7 @@ export function createPredictorActors(deps: PredictorDeps) {
       // A bar that makes the handler throw crashes this actor (its supervisor restarts it) and is dead-lettered after N deliveries.
       poison: {
         maxFailures: deps.poisonMaxFailures ?? POISON_MAX_FAILURES,
-        failures: poisonFailures(durable),
+        failures: poisonFailures,
         deadLetter: (msgs, issue) => deadLetter(js, msgs.map((msg) => ({ msg, failure: { ok: false, reason: 'poison', issues: [issue] } })), 3, Date.now()),
       },
     });

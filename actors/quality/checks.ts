@@ -36,7 +36,7 @@ export type CheckConfig = {
 /**
  * Defaults. jumpK = 12 robust deviations: minute returns are fat-tailed; on the
  * real BTCUSDT March 2024 minutes this flags 0.65 bars per 1,000 (k = 8: 2.0,
- * k = 6: 4.3; see test/quality/checks.test.ts), while a 20 % print is hundreds of
+ * k = 6: 4.3; see test/unit/actors/quality/checks.test.ts), while a 20 % print is hundreds of
  * deviations out. flatBars = 30 (half an hour
  * of identical bars is a frozen feed on any liquid symbol).
  */

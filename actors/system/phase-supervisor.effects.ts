@@ -133,6 +133,8 @@ export function createSupervisorActors(deps: SupervisorDeps) {
     children.sync = sync;
     return sync.actor;
   };
+  /** The predictor's failed handlings per bar: a poison bar crashes it, and the count must outlive the restart. */
+  const predictorFailures = new Map<number, number>();
   const startPredictor = async () => {
     if (!children.models) throw new Error('model source not started');
     await retire(children.predictor, 'predictor');
@@ -145,6 +147,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
       spec,
       sink: new RegistryCandidateSink({ env: await registryEnv(), models: children.models, actor: 'fine-tuner', gate: gateFromSettings(deps.settings) }),
       onOutcome: (o) => children.outcomes.push(o),
+      poisonFailures: predictorFailures,
       // Retrain commands are the lifecycle's; the predictor fine-tunes on its own triggers.
       retrainCommands: false,
       lane,

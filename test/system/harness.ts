@@ -5,7 +5,7 @@ import { readBars, tickMessages, type BarRow } from '../../market/index.ts';
 import type { Db } from '../../sql/index.ts';
 import { publishPipelined, type TimedMessage } from '../../streams/index.ts';
 import { readStream } from '../helpers/stream-reader.ts';
-import { BTCUSDT_CSV } from '../market/shared-data.ts';
+import { BTCUSDT_CSV } from '../support/market/shared-data.ts';
 
 /** The real BTCUSDT March 2024 file (never copied into the project). */
 export const BTC_CSV = BTCUSDT_CSV;

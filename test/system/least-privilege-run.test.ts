@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createPool } from '../../sql/index.ts';
-import { BTCUSDT_CSV, describeRealData } from '../market/shared-data.ts';
+import { BTCUSDT_CSV, describeRealData } from '../support/market/shared-data.ts';
 import { NatsServer } from '../helpers/nats-server.ts';
 import { adminQuery, adminUrl } from '../helpers/postgres.ts';
 

@@ -7,7 +7,7 @@ import { readBars } from '../../sql/index.ts';
 import type { Bar } from '../../streams/index.ts';
 import { readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
-import { describeRealData } from '../market/shared-data.ts';
+import { describeRealData } from '../support/market/shared-data.ts';
 import { btcSlice, ledger, spawnSystem, tableDuplicates, WARMUP_BARS, type SystemProcess } from './harness.ts';
 
 const BARS = 200;

@@ -4,7 +4,7 @@ import { adminQuery } from '../helpers/postgres.ts';
 import { eventually } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { btcSlice, ledger, publishFeed, spawnSystem, tableDuplicates, tickFeed, WARMUP_BARS, weightsScored, type SystemProcess } from './harness.ts';
-import { describeRealData } from '../market/shared-data.ts';
+import { describeRealData } from '../support/market/shared-data.ts';
 
 const SYMBOLS = ['BTCUSDT', 'BTCUSDT_B'];
 const BARS = 100;

@@ -8,7 +8,7 @@ import { deadLetterSchema, ensureTopology, publishPipelined } from '../../stream
 import { eventually, readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { btcSlice, ledger, tableDuplicates, WARMUP_BARS } from './harness.ts';
-import { describeRealData } from '../market/shared-data.ts';
+import { describeRealData } from '../support/market/shared-data.ts';
 
 const VENUE = 'poisonv';
 

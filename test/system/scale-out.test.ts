@@ -5,7 +5,7 @@ import { ensureTopology, KV_BUCKETS, openBucket } from '../../streams/index.ts';
 import { eventually } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { btcSlice, ledger, publishFeed, spawnSystem, tableDuplicates, tickFeed, WARMUP_BARS, weightsScored, type Ledger, type SystemProcess } from './harness.ts';
-import { describeRealData } from '../market/shared-data.ts';
+import { describeRealData } from '../support/market/shared-data.ts';
 
 const SYMBOLS = ['SYMA', 'SYMB', 'SYMC', 'SYMD', 'SYME', 'SYMF', 'SYMG', 'SYMH'];
 const BARS = 120;

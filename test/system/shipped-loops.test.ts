@@ -8,8 +8,8 @@ import { modelActiveSchema, type Prediction } from '../../streams/index.ts';
 import type { BarRow } from '../../market/index.ts';
 import { eventually, readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
-import { registryEnv } from '../lifecycle/fixtures.ts';
-import { describeRealData } from '../market/shared-data.ts';
+import { registryEnv } from '../support/actors/lifecycle/fixtures.ts';
+import { describeRealData } from '../support/market/shared-data.ts';
 import { btcSlice, publishFeed, runCli, spawnSystem, type SystemProcess, tickFeed } from './harness.ts';
 
 const VENUE = 'loops';

@@ -5,7 +5,7 @@ import { NaiveBaseline } from '../../models/index.ts';
 import { HybridEngine, StaticModelSource, type EngineBar, type EngineOutput, type ServingModel } from '../../actors/prediction/index.ts';
 import { createPool, migrate, readSnapshots, upsertSnapshots, type Db } from '../../sql/index.ts';
 import { TestDatabase } from '../helpers/postgres.ts';
-import { arReturns, barsFromReturns } from '../prediction/fixtures.ts';
+import { arReturns, barsFromReturns } from '../support/actors/prediction/fixtures.ts';
 
 const spec = { lookback: 12, horizon: 1, volWindow: 20, context: false };
 const now = () => 1_700_000_000_000;

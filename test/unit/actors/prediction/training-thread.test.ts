@@ -10,7 +10,7 @@ import {
   pretrainRegimeModels,
   type PretrainedModel,
 } from '../../../../actors/prediction/index.ts';
-import { arReturns, barsFromReturns } from '../../../prediction/fixtures.ts';
+import { arReturns, barsFromReturns } from '../../../support/actors/prediction/fixtures.ts';
 
 const spec = { lookback: 8, horizon: 1, volWindow: 10, context: false };
 const config = { ...DEFAULT_FINE_TUNE, epochs: 3, patience: 3, heldOutWindows: 60 };
