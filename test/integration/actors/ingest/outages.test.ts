@@ -69,7 +69,8 @@ describeRealData('marketSync through outages (degraded, retries, recovers, drops
     await sync.ready();
     await eventually(async () => (await countTicks(sys.db, 'natsdown')) > 1_000, 30_000, 'ingest under way');
     await sys.nats.restart(500);
-    await eventually(async () => (await readBars(sys.db, 'natsdown', 'BTCUSDT')).length === slice.length, 90_000, 'all bars after the restart');
+    // Generous: on a loaded 2-core machine reconnecting and working off 3,000 bars of ticks has taken over 90 s.
+    await eventually(async () => (await readBars(sys.db, 'natsdown', 'BTCUSDT')).length === slice.length, 150_000, 'all bars after the restart');
     await sync.stop();
     expect(await countTicks(sys.db, 'natsdown'), 'no lost or duplicate ticks').toBe(ticks.length);
     const stored = await readBars(sys.db, 'natsdown', 'BTCUSDT');
@@ -77,5 +78,5 @@ describeRealData('marketSync through outages (degraded, retries, recovers, drops
     const msgs = await readStream<{ ts: number }>(sys.nc, 'MD_BARS', 'md.bar.1m.natsdown.BTCUSDT');
     expect(new Set(msgs.map((m) => m.data.ts)).size, 'every bar published').toBe(slice.length);
     expect(msgs.length, 'no bar published twice').toBe(slice.length);
-  }, 150_000);
+  }, 210_000);
 });
