@@ -1,4 +1,3 @@
-import { ConfigError } from '../config/index.ts';
 import { EXIT, exitCodeOf } from './errors.ts';
 import { commands } from './commands/index.ts';
 
@@ -36,7 +35,8 @@ async function main(argv: string[]): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (err) {
-  const code = err instanceof ConfigError ? EXIT.usage : exitCodeOf(err);
+  // ConfigError carries EXIT.usage itself.
+  const code = exitCodeOf(err);
   if (code !== undefined) {
     process.stderr.write(`signals: ${(err as Error).message}\n`);
     process.exitCode = code;

@@ -2,3 +2,4 @@ export { settingsSchema, qualitySettingsShape, type QualityEnvSettings, type Set
 export { loadSettings, childProcessEnv, ConfigError } from './load.ts';
 export { createRootLogger, redactUrl, type Logger } from './logger.ts';
 export { EXIT, type ExitCode } from './exit-codes.ts';
+export { SignalsError } from './errors.ts';

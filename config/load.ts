@@ -1,11 +1,16 @@
+import { SignalsError } from './errors.ts';
+import { EXIT } from './exit-codes.ts';
 import { settingsSchema, type Settings } from './schema.ts';
 
-/** A setting failed validation; `issues` name each variable and what is wrong. */
-export class ConfigError extends Error {
+/**
+ * A setting failed validation; `issues` name each variable and what is wrong. The
+ * person who set the variable fixes it: the CLI exits with the usage code, no stack.
+ */
+export class ConfigError extends SignalsError {
   override readonly name = 'ConfigError';
-  readonly retryable = false;
+  override readonly retryable = false;
   constructor(readonly issues: readonly string[]) {
-    super(`invalid configuration:\n  ${issues.join('\n  ')}`);
+    super(`invalid configuration:\n  ${issues.join('\n  ')}`, { exitCode: EXIT.usage });
   }
 }
 

@@ -1,4 +1,4 @@
-import { EXIT } from '../config/index.ts';
+import { EXIT, SignalsError } from '../config/index.ts';
 
 export type BarsFileErrorReason =
   | 'not_found'
@@ -13,10 +13,10 @@ export type BarsFileErrorReason =
  * reported as `RowError`s while the good rows still load). Not retryable: the file
  * has to be fixed. `exitCode` lets the CLI exit with EXIT.input (3) and one line.
  */
-export class BarsFileError extends Error {
+export class BarsFileError extends SignalsError {
   override readonly name = 'BarsFileError';
-  readonly retryable = false;
-  readonly exitCode = EXIT.input;
+  override readonly retryable = false;
+  override readonly exitCode = EXIT.input;
   /** The missing or duplicated column, for `missing_column` / `duplicate_column`. */
   readonly column: string | undefined;
   constructor(

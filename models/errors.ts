@@ -1,19 +1,19 @@
-import { EXIT, type ExitCode } from '../config/index.ts';
+import { EXIT, SignalsError, type ExitCode } from '../config/index.ts';
 
 /**
- * Typed errors of the model layer. Each carries the CLI exit code it maps to
- * (cli/main.ts prints the message without a stack for any error with `exitCode`)
- * and whether retrying the same call could succeed.
+ * Typed errors of the model layer. Each names the CLI exit code it maps to
+ * (cli/main.ts prints the message without a stack for them) and none is retryable:
+ * the same input fails the same way.
  */
-export abstract class ModelError extends Error {
-  abstract readonly exitCode: ExitCode;
-  readonly retryable: boolean = false;
+export abstract class ModelError extends SignalsError {
+  abstract override readonly exitCode: ExitCode;
+  override readonly retryable: boolean = false;
 }
 
 /** Bad input that is not one of the more specific cases (unreadable file, unsorted bars, bad JSON). */
 export class ModelInputError extends ModelError {
   override readonly name = 'ModelInputError';
-  readonly exitCode = EXIT.input;
+  override readonly exitCode = EXIT.input;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -22,7 +22,7 @@ export class ModelInputError extends ModelError {
 /** Lookback, horizon or feature layout differ between data, preprocessor and model. */
 export class ShapeMismatchError extends ModelError {
   override readonly name = 'ShapeMismatchError';
-  readonly exitCode = EXIT.shapeMismatch;
+  override readonly exitCode = EXIT.shapeMismatch;
   constructor(
     readonly what: string,
     readonly expected: unknown,
@@ -36,7 +36,7 @@ export class ShapeMismatchError extends ModelError {
 /** Artifacts that should belong to one training run name different run ids. */
 export class RunIdMismatchError extends ModelError {
   override readonly name = 'RunIdMismatchError';
-  readonly exitCode = EXIT.runIdMismatch;
+  override readonly exitCode = EXIT.runIdMismatch;
   constructor(
     readonly expected: string,
     readonly actual: string,
@@ -49,7 +49,7 @@ export class RunIdMismatchError extends ModelError {
 /** Too few bars or windows for the requested lookback, horizon and split. */
 export class NotEnoughDataError extends ModelError {
   override readonly name = 'NotEnoughDataError';
-  readonly exitCode = EXIT.notEnoughData;
+  override readonly exitCode = EXIT.notEnoughData;
   constructor(
     message: string,
     readonly needed: number,
@@ -62,7 +62,7 @@ export class NotEnoughDataError extends ModelError {
 /** A NaN or infinite value in the input bars, or in values derived from them. */
 export class NonFiniteError extends ModelError {
   override readonly name = 'NonFiniteError';
-  readonly exitCode = EXIT.nonFinite;
+  override readonly exitCode = EXIT.nonFinite;
   constructor(
     readonly field: string,
     readonly index: number,
@@ -78,7 +78,7 @@ export class NonFiniteError extends ModelError {
 /** Stored artifact bytes do not match their sha256: the model is refused. */
 export class ChecksumMismatchError extends ModelError {
   override readonly name = 'ChecksumMismatchError';
-  readonly exitCode = EXIT.checksum;
+  override readonly exitCode = EXIT.checksum;
   constructor(
     readonly what: string,
     readonly expected: string,
@@ -91,7 +91,7 @@ export class ChecksumMismatchError extends ModelError {
 /** The requested (or forced) TensorFlow.js backend cannot be loaded here. */
 export class BackendUnavailableError extends ModelError {
   override readonly name = 'BackendUnavailableError';
-  readonly exitCode = EXIT.unavailable;
+  override readonly exitCode = EXIT.unavailable;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -100,7 +100,7 @@ export class BackendUnavailableError extends ModelError {
 /** A model directory or registry version that does not exist (or has no artifact). */
 export class ModelNotFoundError extends ModelError {
   override readonly name = 'ModelNotFoundError';
-  readonly exitCode = EXIT.notFound;
+  override readonly exitCode = EXIT.notFound;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -109,7 +109,7 @@ export class ModelNotFoundError extends ModelError {
 /** Training produced a NaN or infinite loss (too high a learning rate, degenerate data). */
 export class TrainingDivergedError extends ModelError {
   override readonly name = 'TrainingDivergedError';
-  readonly exitCode = EXIT.nonFinite;
+  override readonly exitCode = EXIT.nonFinite;
   constructor(
     readonly epoch: number,
     readonly loss: number,

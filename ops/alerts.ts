@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import { z } from 'zod';
-import type { Logger } from '../config/index.ts';
+import { SignalsError, type Logger } from '../config/index.ts';
 import { epochMs, publishJson, subjects, TOKEN_PATTERN } from '../streams/index.ts';
 import type { OpsMetrics } from './metrics.ts';
 
@@ -60,9 +60,9 @@ export type Alert = z.output<typeof alertSchema>;
 export type AlertInput = Omit<Alert, 'kind' | 'at' | 'source'> & { at?: number };
 
 /** An alert that failed its own schema (a bug in the caller). Not retryable. */
-export class InvalidAlertError extends Error {
+export class InvalidAlertError extends SignalsError {
   override readonly name = 'InvalidAlertError';
-  readonly retryable = false;
+  override readonly retryable = false;
   constructor(
     readonly kind: string,
     readonly issues: string[],

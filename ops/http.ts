@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../config/index.ts';
+import { SignalsError, type Logger } from '../config/index.ts';
 import type { HealthChecks } from './health.ts';
 import type { OpsMetrics } from './metrics.ts';
 
@@ -22,9 +22,9 @@ export type OpsServer = {
 };
 
 /** Could not listen on the metrics port (in use, no permission). Not retryable with the same port. */
-export class OpsServerError extends Error {
+export class OpsServerError extends SignalsError {
   override readonly name = 'OpsServerError';
-  readonly retryable = false;
+  override readonly retryable = false;
   constructor(
     readonly port: number,
     options: { cause: unknown },

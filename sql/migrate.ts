@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { EXIT, type Logger } from '../config/index.ts';
+import { EXIT, SignalsError, type Logger } from '../config/index.ts';
 import { DatabaseAccessError, isTransientDbError } from './pool.ts';
 import { detectTimescale, type TimescaleSupport } from './timescale.ts';
 
@@ -12,11 +12,11 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const MIGRATION_LOCK = 727_100_001;
 
 /** An applied migration whose file has changed since. Not retryable. */
-export class MigrationChecksumError extends Error {
+export class MigrationChecksumError extends SignalsError {
   override readonly name = 'MigrationChecksumError';
-  readonly retryable = false;
+  override readonly retryable = false;
   /** Someone edited a file, not a bug: the CLI prints one line (checksum mismatch). */
-  readonly exitCode = EXIT.checksum;
+  override readonly exitCode = EXIT.checksum;
   constructor(readonly migration: string) {
     super(`migration ${migration} was applied with different contents; write a new migration instead of editing it`);
   }

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { SignalsError } from '../config/index.ts';
 import { MS_TO_TS } from './ticks.repo.ts';
 
 /** A model version row with its packed artifact (models/artifact-io.ts `packArtifact`). */
@@ -32,9 +33,9 @@ export type StoredModelArtifact = {
 };
 
 /** A version already stored with different artifact bytes: versions are immutable. Not retryable. */
-export class ModelVersionConflictError extends Error {
+export class ModelVersionConflictError extends SignalsError {
   override readonly name = 'ModelVersionConflictError';
-  readonly retryable = false;
+  override readonly retryable = false;
   constructor(
     readonly version: string,
     readonly storedSha256: string | null,

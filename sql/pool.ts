@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { EXIT } from '../config/index.ts';
+import { EXIT, SignalsError } from '../config/index.ts';
 
 // timestamptz and bigint come back as JS values we can use directly: epoch ms
 // numbers are built in SQL where needed, so keep pg's defaults otherwise.
@@ -21,12 +21,12 @@ export function createPool(databaseUrl: string, max = 8, onError?: (err: Error) 
  * the connection URL or its password. `exitCode` makes the CLI print it without
  * a stack (service unavailable). Retryable only when the server was unreachable.
  */
-export class DatabaseAccessError extends Error {
+export class DatabaseAccessError extends SignalsError {
   override readonly name = 'DatabaseAccessError';
-  readonly exitCode = EXIT.unavailable;
+  override readonly exitCode = EXIT.unavailable;
   /** SQLSTATE, or the Node error code (ECONNREFUSED, ...), when there was one. */
   readonly code: string | undefined;
-  readonly retryable: boolean;
+  override readonly retryable: boolean;
   constructor(message: string, options: { cause?: unknown; code?: string | undefined; retryable?: boolean } = {}) {
     super(message, { cause: options.cause });
     this.code = options.code;

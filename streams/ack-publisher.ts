@@ -1,5 +1,6 @@
 import type { JetStreamPublishOptions, PubAck } from '@nats-io/jetstream';
 import { serverMaxPayload } from './dead-letter-size.ts';
+import { SignalsError } from '../config/index.ts';
 import { createInbox, headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 
 /** What publishing needs of a JetStream client: `JetStreamClient` and `AckPublisher` both fit. */
@@ -9,26 +10,35 @@ export type JsPublisher = {
   maxPayload?(): number;
 };
 
-/** The stream refused a publish (its PubAck carried an error), or no stream listens on the subject. */
-export class PublishRejectedError extends Error {
+/**
+ * The stream refused a publish (its PubAck carried an error), or no stream listens on
+ * the subject. A 4xx is a refusal of the message itself (too large, a failed
+ * expectation) and is final; anything else (503 during a restart or an election) is
+ * passing, and the same message may be published again.
+ */
+export class PublishRejectedError extends SignalsError {
   override readonly name = 'PublishRejectedError';
+  override readonly retryable: boolean;
   constructor(
     message: string,
     readonly code: number,
     readonly errCode?: number,
   ) {
     super(message);
+    this.retryable = !(code >= 400 && code < 500);
   }
 }
 
 /** No PubAck arrived in time (the server is slow, or the connection is down). */
-export class PublishTimeoutError extends Error {
+export class PublishTimeoutError extends SignalsError {
   override readonly name = 'PublishTimeoutError';
+  override readonly retryable = true;
 }
 
 /** The connection dropped while the publish waited for its PubAck: it may or may not be stored; publish it again. */
-export class PublishConnectionLostError extends Error {
+export class PublishConnectionLostError extends SignalsError {
   override readonly name = 'PublishConnectionLostError';
+  override readonly retryable = true;
 }
 
 type Pending = { resolve(ack: PubAck): void; reject(err: Error): void; deadline: number };

@@ -1,3 +1,5 @@
+import { SignalsError } from '../config/index.ts';
+
 /** Exponential backoff with full jitter, capped: attempt 0 -> ~min, doubling up to max. */
 export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
   const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
@@ -27,9 +29,9 @@ export type RetryOptions = {
 };
 
 /** Thrown when a retry loop is aborted before it succeeded. */
-export class AbortedError extends Error {
+export class AbortedError extends SignalsError {
   override readonly name = 'AbortedError';
-  readonly retryable = true;
+  override readonly retryable = true;
 }
 
 /**

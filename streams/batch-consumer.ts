@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { PullPump, type PulledMsg } from './index.ts';
-import type { Logger } from '../config/index.ts';
+import { SignalsError, type Logger } from '../config/index.ts';
 import { isTransientDbError } from '../sql/index.ts';
 import { retryForever } from './backoff.ts';
 
@@ -12,7 +12,9 @@ import { retryForever } from './backoff.ts';
  * they are retried, never blamed on a message.
  */
 export function isPoisonSuspect(err: unknown): boolean {
+  if (err instanceof SignalsError) return !err.retryable;
   if (!(err instanceof Error)) return false;
+  // An error from outside the system (a library's, a test double) may still say so.
   const retryable = (err as { retryable?: unknown }).retryable;
   if (typeof retryable === 'boolean') return !retryable;
   if (isTransientDbError(err)) return false;
@@ -24,9 +26,9 @@ export function isPoisonSuspect(err: unknown): boolean {
 }
 
 /** The handler threw a poison-suspect error: the consumer stops (its actor crashes) and the batch is redelivered. */
-export class PoisonSuspectError extends Error {
+export class PoisonSuspectError extends SignalsError {
   override readonly name = 'PoisonSuspectError';
-  readonly retryable = true;
+  override readonly retryable = true;
   constructor(
     readonly streamSequences: number[],
     options: { cause: unknown },

@@ -11,7 +11,7 @@ import { publishJson, type OutboundMessage } from './publish.ts';
 export function isPermanentPublishError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   if (err.name === 'InvalidArgumentError' || err.name === 'InvalidSubjectError') return true;
-  return err instanceof PublishRejectedError && err.code >= 400 && err.code < 500;
+  return err instanceof PublishRejectedError && !err.retryable;
 }
 
 /**

@@ -1,3 +1,5 @@
+import { SignalsError } from '../config/index.ts';
+
 /**
  * Subject builders. `venue` and `symbol` are tokens `[A-Za-z0-9_-]{1,32}`; anything
  * else is rejected here, before it can become part of a subject.
@@ -5,9 +7,9 @@
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 
 /** A venue or symbol token that cannot be used in a subject. Not retryable. */
-export class InvalidTokenError extends Error {
+export class InvalidTokenError extends SignalsError {
   override readonly name = 'InvalidTokenError';
-  readonly retryable = false;
+  override readonly retryable = false;
   constructor(
     readonly field: 'venue' | 'symbol',
     readonly value: string,

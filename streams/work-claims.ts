@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { KV } from '@nats-io/kv';
 import { nuid, type NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
-import type { Logger } from '../config/index.ts';
+import { SignalsError, type Logger } from '../config/index.ts';
 import { KV_BUCKETS, openBucket } from './index.ts';
 
 /** What a claim holds in KV `work_claims`. */
@@ -29,9 +29,9 @@ export type WorkClaimsOptions = {
 };
 
 /** The claim could not be read or written for a reason other than a lost race (NATS down, ...). */
-export class WorkClaimError extends Error {
+export class WorkClaimError extends SignalsError {
   override readonly name = 'WorkClaimError';
-  readonly retryable = true;
+  override readonly retryable = true;
   constructor(
     readonly key: string,
     message: string,

@@ -1,7 +1,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type pg from 'pg';
-import type { Logger } from '../../config/index.ts';
+import { SignalsError, type Logger } from '../../config/index.ts';
 import type { PackedArtifact } from '../../models/index.ts';
 import type { Db } from '../../sql/index.ts';
 import { withTransaction } from '../../sql/index.ts';
@@ -30,9 +30,9 @@ export type RegistryEnv = { db: Db; kv: KV; js: JetStreamClient; log: Logger; no
 export type Role = 'pretrained' | 'online';
 
 /** A lifecycle operation that cannot be done as asked (unknown version, no artifact, nothing to roll back to). */
-export class LifecycleError extends Error {
+export class LifecycleError extends SignalsError {
   override readonly name = 'LifecycleError';
-  readonly retryable = false;
+  override readonly retryable = false;
   constructor(
     readonly code: 'not_found' | 'no_artifact' | 'no_previous' | 'invalid' | 'corrupt',
     message: string,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { SignalsError } from '../../config/index.ts';
 import { loadPredictor, packArtifact, readArtifactDir, readModelBars, type NeuralPredictor, type OhlcvBar, type TrainRunConfig } from '../../models/index.ts';
 import { readBars } from '../../sql/index.ts';
 import {
@@ -69,9 +70,9 @@ export type RetrainDeps = {
 export type RetrainRequest = { requestId: string; scope: string; trigger: string; config: Record<string, unknown> };
 
 /** A retrain that cannot succeed as asked (bad config, no data source). Not retryable. */
-export class RetrainRequestError extends Error {
+export class RetrainRequestError extends SignalsError {
   override readonly name = 'RetrainRequestError';
-  readonly retryable = false;
+  override readonly retryable = false;
 }
 
 async function trainingBars(deps: RetrainDeps, scope: string, c: RetrainConfig): Promise<{ bars: OhlcvBar[]; source: string }> {
@@ -160,7 +161,9 @@ export async function runRetrain(deps: RetrainDeps, req: RetrainRequest): Promis
       trained = { ...out, bars, config };
     } catch (err) {
       lastError = err;
-      const retryable = (err as { retryable?: unknown }).retryable !== false;
+      // Only an error of ours can say that another attempt is pointless; anything else
+      // (a crash, a lost connection) gets the remaining attempts.
+      const retryable = !(err instanceof SignalsError) || err.retryable;
       log.warn({ err, attempt, maxAttempts, retryable }, 'training attempt failed');
       if (!retryable) break;
       if (attempt < maxAttempts) await sleep((deps.retryBaseMs ?? 1_000) * 2 ** (attempt - 1));

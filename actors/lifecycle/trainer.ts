@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { childProcessEnv } from '../../config/index.ts';
+import { childProcessEnv, SignalsError } from '../../config/index.ts';
 import type { OhlcvBar, RunMetrics, TrainRunConfig } from '../../models/index.ts';
 
 /**
@@ -52,14 +52,18 @@ export type TrainOutput = { summary: TrainSummary; bestDir: string };
 /** Runs one training attempt. Rejects with the training's error. */
 export type Trainer = (job: TrainJob) => Promise<TrainOutput>;
 
-/** A training attempt that failed in the child process. Retryable (the lifecycle retries up to its limit). */
-export class TrainingFailedError extends Error {
+/**
+ * A training attempt that failed in the child process. Retryable (the lifecycle
+ * retries up to its limit). `workerExitCode` is the child's own exit code (null when
+ * it never started); `exitCode` is the CLI's, as for every SignalsError.
+ */
+export class TrainingFailedError extends SignalsError {
   override readonly name = 'TrainingFailedError';
-  readonly retryable: boolean;
+  override readonly retryable: boolean;
   constructor(
     message: string,
     readonly errorName: string,
-    readonly exitCode: number | null,
+    readonly workerExitCode: number | null,
   ) {
     super(message);
     // Input errors do not get better by retrying.

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { SignalsError } from '../../config/index.ts';
 import { mulberry32 } from '../../market/index.ts';
 import {
   buildWindows,
@@ -81,9 +82,9 @@ export type FineTuneResult = {
 };
 
 /** Not enough recent bars (or a base model that cannot be fine-tuned). Retryable later, with more bars. */
-export class FineTuneUnavailableError extends Error {
+export class FineTuneUnavailableError extends SignalsError {
   override readonly name = 'FineTuneUnavailableError';
-  readonly retryable: boolean;
+  override readonly retryable: boolean;
   constructor(message: string, options: { retryable: boolean; cause?: unknown }) {
     super(message, { cause: options.cause });
     this.retryable = options.retryable;

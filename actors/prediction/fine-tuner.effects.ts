@@ -1,7 +1,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { fromPromise } from 'xstate';
-import type { Logger } from '../../config/index.ts';
+import { SignalsError, type Logger } from '../../config/index.ts';
 import { adaptOnline, DEFAULT_FINE_TUNE, type AdaptationOutcome, type CandidateSink, type FineTuneConfig } from './index.ts';
 import { publishJson, retrainResultSchema, subjects, type RetrainResult } from '../../streams/index.ts';
 import type { FineTuneJob } from './fine-tuner.machine.ts';
@@ -75,7 +75,7 @@ export function createFineTunerActors(deps: FineTunerDeps) {
         if (job?.requestId !== undefined) publish(retrainResult(job.requestId, outcome));
       },
       failed: (_: unknown, params: { job: FineTuneJob | undefined; error: unknown }) => {
-        const retryable = params.error instanceof Error && 'retryable' in params.error ? params.error.retryable : undefined;
+        const retryable = params.error instanceof SignalsError ? params.error.retryable : undefined;
         log.warn({ err: params.error, retryable, symbol: params.job?.trigger.symbol, reason: params.job?.trigger.reason }, 'fine-tune did not produce a candidate');
         if (params.job?.requestId !== undefined) publish(retrainResult(params.job.requestId, undefined, params.error));
       },

@@ -1,3 +1,4 @@
+import { SignalsError } from '../../config/index.ts';
 import type { HistoryBar } from './types.ts';
 
 /**
@@ -14,9 +15,9 @@ export interface HistoryProvider {
 }
 
 /** A history source could not be asked (I/O error, file unreadable). Retryable. */
-export class HistoryUnavailableError extends Error {
+export class HistoryUnavailableError extends SignalsError {
   override readonly name = 'HistoryUnavailableError';
-  readonly retryable = true;
+  override readonly retryable = true;
   constructor(
     readonly provider: string,
     message: string,

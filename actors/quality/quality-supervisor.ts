@@ -2,7 +2,7 @@ import type { Alerter } from '../../ops/index.ts';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createActor, waitFor, type Actor } from 'xstate';
-import type { Logger, QualityEnvSettings, Settings } from '../../config/index.ts';
+import { SignalsError, type Logger, type QualityEnvSettings, type Settings } from '../../config/index.ts';
 import {
   createCsvDirHistory,
   qualityBoard,
@@ -67,9 +67,9 @@ export type QualitySettings = {
 export type ExpectedStart = { all?: number; by: Readonly<Record<string, number>> };
 
 /** A quality setting failed validation; names the variable. Not retryable. */
-export class QualitySettingsError extends Error {
+export class QualitySettingsError extends SignalsError {
   override readonly name = 'QualitySettingsError';
-  readonly retryable = false;
+  override readonly retryable = false;
   constructor(readonly issues: readonly string[]) {
     super(`invalid quality settings:\n  ${issues.join('\n  ')}`);
   }

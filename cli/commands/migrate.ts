@@ -1,4 +1,4 @@
-import { createRootLogger, loadSettings, redactUrl } from '../../config/index.ts';
+import { createRootLogger, loadSettings, redactUrl, SignalsError } from '../../config/index.ts';
 import { createPool, ensureDatabase, migrate } from '../../sql/index.ts';
 import type { CliCommand } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -38,7 +38,7 @@ export const migrateCommand: CliCommand = {
       return EXIT.ok;
     } catch (err) {
       // DatabaseAccessError carries exit code 8; an edited migration its own (9); a bug keeps its stack.
-      if ((err as { exitCode?: unknown } | null)?.exitCode === EXIT.unavailable) throw unavailable(err);
+      if (err instanceof SignalsError && err.exitCode === EXIT.unavailable) throw unavailable(err);
       throw err;
     } finally {
       await db.end();

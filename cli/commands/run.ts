@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { retryWaiter } from '../../streams/index.ts';
 import { startSystem, type SystemHandle } from '../../actors/system/index.ts';
-import { createRootLogger, loadSettings, redactUrl, type Logger, type Settings } from '../../config/index.ts';
+import { createRootLogger, loadSettings, redactUrl, SignalsError, type Logger, type Settings } from '../../config/index.ts';
 import { interleavedSynthTicks, readBars, synthSymbol, tickMessages, type SynthOptions } from '../../market/index.ts';
 import { createPool, ensureDatabase, migrate, MS_TO_TS, predictionAccuracy, type Db } from '../../sql/index.ts';
 import { ackPublisher, connectNats, ensureTopology, predictionSchema, publishPaced, type PublishStats, type Speed, type TimedMessage } from '../../streams/index.ts';
@@ -97,7 +97,7 @@ async function connectAll(settings: Settings, log: Logger): Promise<{ nc: NatsCo
     await db.end().catch(() => undefined);
     // The migrations mark privilege, login and connection failures with exit code 8
     // (DatabaseAccessError); anything else keeps its own code, or its stack if a bug.
-    if ((err as { exitCode?: unknown } | null)?.exitCode === EXIT.unavailable) throw unavailable(err);
+    if (err instanceof SignalsError && err.exitCode === EXIT.unavailable) throw unavailable(err);
     throw err;
   }
   let nc: NatsConnection;
