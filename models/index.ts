@@ -19,7 +19,7 @@ export {
   type FeatureSpec,
   type WindowSet,
 } from './features.ts';
-export { NaiveBaseline, createBaselines, BASELINE_KINDS } from './baselines.ts';
+export { NaiveBaseline, createBaselines, BASELINE_KINDS, normalCdf } from './baselines.ts';
 export { buildLstm } from './lstm.ts';
 export { buildMlp } from './mlp.ts';
 export { buildNetwork } from './build-network.ts';

@@ -1,14 +1,11 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { fromCallback, fromPromise } from 'xstate';
+import { fromPromise } from 'xstate';
 import type { Logger } from '../../config/index.ts';
 import {
-  createBarFeed,
   createCalendar,
-  createTicker,
   fillGap,
   findTimeGaps,
-  type BarFeedInput,
-  type BarFeedOptions,
+  type BarInputOptions,
   type CalendarSpec,
   type FillOutcome,
   type FillStore,
@@ -16,6 +13,7 @@ import {
   type GapEvent,
   type HistoryProvider,
 } from './index.ts';
+import { createBarInputs } from './bar-feed.ts';
 import type { Db } from '../../sql/index.ts';
 import {
   finishGapAttempt,
@@ -31,16 +29,11 @@ import {
 import { publishJson, subjects } from '../../streams/index.ts';
 import type { GapJob, RecordedGap, ResumeOutput, ScopeInput } from './backfill.machine.ts';
 
-export type BackfillDeps = {
+export type BackfillDeps = BarInputOptions & {
   db: Db;
   js: JetStreamClient;
   provider: HistoryProvider;
   log: Logger;
-  /** Follow `md.bar.1m.<venue>.<symbol>` (default: from new bars on). `false`: bars arrive as events only. */
-  feed?: Omit<BarFeedOptions, 'js' | 'log'> | false;
-  /** Send the machine `clock.tick` this often for silence checks; 0 = never (tests send ticks). */
-  tickEveryMs?: number;
-  now?: () => number;
   /**
    * Start the detector at the newest stored bar (default). `false` when the feed
    * resumes exactly where it stopped (a durable consumer, see
@@ -169,14 +162,7 @@ export function createBackfillActors(deps: BackfillDeps) {
     },
   );
 
-  const barFeed =
-    deps.feed === false
-      ? fromCallback<{ type: 'feed.stop' }, BarFeedInput>(() => undefined)
-      : createBarFeed({ js, log, ...deps.feed });
-  const ticker =
-    deps.tickEveryMs !== undefined && deps.tickEveryMs > 0
-      ? createTicker(deps.tickEveryMs, deps.now)
-      : fromCallback<{ type: 'ticker.stop' }>(() => undefined);
+  const { barFeed, ticker } = createBarInputs(js, log, deps);
 
   return { resume, scanRange, recordGaps, fillGap: fill, barFeed, ticker };
 }

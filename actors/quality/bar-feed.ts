@@ -3,6 +3,7 @@ import { fromCallback } from 'xstate';
 import type { Logger } from '../../config/index.ts';
 import type { BarRow } from '../../market/index.ts';
 import { barRevision, followBars, type BarSource } from '../../streams/index.ts';
+import { createTicker } from './ticker.ts';
 
 /** A closed bar as the quality actors receive it. `seq` is set only when the feed's sequences are contiguous. */
 export type FeedBar = Omit<BarRow, 'symbol'> & {
@@ -70,4 +71,24 @@ export function createBarFeed(opts: BarFeedOptions) {
     });
     return () => follower.stop();
   });
+}
+
+/** How a quality actor receives bars and time (its deps' `feed`, `tickEveryMs`, `now`). */
+export type BarInputOptions = {
+  /** Follow `md.bar.1m.<venue>.<symbol>` (default: from new bars on). `false`: bars arrive as events only. */
+  feed?: Omit<BarFeedOptions, 'js' | 'log'> | false;
+  /** Send the machine `clock.tick` this often; 0 or unset = never (tests send ticks). */
+  tickEveryMs?: number;
+  now?: () => number;
+};
+
+/**
+ * The `barFeed` and `ticker` actors of a quality machine. Switched off, each is a
+ * callback that does nothing, so tests can send `bars.closed` and `clock.tick` by hand.
+ */
+export function createBarInputs(js: JetStreamClient, log: Logger, opts: BarInputOptions) {
+  const barFeed = opts.feed === false ? fromCallback<{ type: 'feed.stop' }, BarFeedInput>(() => undefined) : createBarFeed({ js, log, ...opts.feed });
+  const ticker =
+    opts.tickEveryMs !== undefined && opts.tickEveryMs > 0 ? createTicker(opts.tickEveryMs, opts.now) : fromCallback<{ type: 'ticker.stop' }>(() => undefined);
+  return { barFeed, ticker };
 }

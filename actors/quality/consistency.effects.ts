@@ -1,13 +1,10 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { fromCallback, fromPromise } from 'xstate';
+import { fromPromise } from 'xstate';
 import type { Logger } from '../../config/index.ts';
 import {
   checkWindow,
-  createBarFeed,
-  createTicker,
   qualityBoard,
-  type BarFeedInput,
-  type BarFeedOptions,
+  type BarInputOptions,
   type CheckConfig,
   type CheckState,
   type HealthState,
@@ -15,23 +12,19 @@ import {
   type QualityStateChanged,
   type TickAggregate,
 } from './index.ts';
+import { createBarInputs } from './bar-feed.ts';
 import type { Db } from '../../sql/index.ts';
 import { latestQualityReport, readTickAggregates, upsertQualityReport } from '../../sql/index.ts';
 import { publishJson, subjects } from '../../streams/index.ts';
 import type { Alerter } from '../../ops/index.ts';
 import type { BarWindow, Evaluation, ReportOut } from './consistency.machine.ts';
 
-export type ConsistencyDeps = {
+export type ConsistencyDeps = BarInputOptions & {
   db: Db;
   js: JetStreamClient;
   log: Logger;
   /** Where symbol states are announced in-process (default: the process-wide board). */
   board?: QualityBoard;
-  /** Follow `md.bar.1m.<venue>.<symbol>` (default: from new bars on). `false`: bars arrive as events only. */
-  feed?: Omit<BarFeedOptions, 'js' | 'log'> | false;
-  /** Send `clock.tick` this often to close quiet windows; 0 = never (tests send ticks). */
-  tickEveryMs?: number;
-  now?: () => number;
   /** Raises `ops.alert.quarantined` / `degraded` / `recovered` when a symbol's health changes. */
   alert?: Alerter;
 };
@@ -115,14 +108,7 @@ export function createConsistencyActors(deps: ConsistencyDeps) {
     }
   });
 
-  const barFeed =
-    deps.feed === false
-      ? fromCallback<{ type: 'feed.stop' }, BarFeedInput>(() => undefined)
-      : createBarFeed({ js, log, ...deps.feed });
-  const ticker =
-    deps.tickEveryMs !== undefined && deps.tickEveryMs > 0
-      ? createTicker(deps.tickEveryMs, deps.now)
-      : fromCallback<{ type: 'ticker.stop' }>(() => undefined);
+  const { barFeed, ticker } = createBarInputs(js, log, deps);
 
   return { resume, evaluate, publish, barFeed, ticker };
 }

@@ -1,3 +1,5 @@
+import { normalCdf } from '../../models/index.ts';
+
 /**
  * The baseline forecaster: an exponentially weighted moving average of 1-minute
  * log returns, and of their variance. Its forecast of the next log return is the
@@ -49,12 +51,4 @@ export class EwmaForecaster {
     const evidence = 1 - Math.exp(-this.count / 30);
     return { value: this.mean, pUp, confidence: evidence * Math.abs(2 * pUp - 1) };
   }
-}
-
-/** Standard normal CDF (Abramowitz-Stegun 7.1.26 erf approximation, |error| < 1.5e-7). */
-export function normalCdf(x: number): number {
-  const z = Math.abs(x) / Math.SQRT2;
-  const t = 1 / (1 + 0.3275911 * z);
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-z * z);
-  return x >= 0 ? 0.5 * (1 + y) : 0.5 * (1 - y);
 }

@@ -1,8 +1,7 @@
 import { loadSettings } from '../../config/index.ts';
 import { DEFAULT_VOL_WINDOW, formatWalkForward, readModelBars, selectBackend, walkForward, type ModelKind, type OhlcvBar } from '../../models/index.ts';
-import { intFlag, parseFlags, requireFlag, type CliCommand } from '../command.ts';
+import { cliLogger, fractionFlag, intFlag, parseFlags, positiveFlag, requireFlag, unitsFlag, type CliCommand } from '../command.ts';
 import { EXIT, UsageError } from '../errors.ts';
-import { cliLogger, fractionFlag, positiveFlag, unitsFlag } from './train.ts';
 
 const options = {
   csv: { type: 'string' },

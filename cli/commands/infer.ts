@@ -2,7 +2,6 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { loadSettings, redactUrl } from '../../config/index.ts';
 import { connectNats } from '../../streams/index.ts';
 import { inferLive } from './infer-live.ts';
-import { tokenFlag } from './replay.ts';
 import {
   loadPredictor,
   predictSeries,
@@ -14,9 +13,8 @@ import {
   type OhlcvBar,
 } from '../../models/index.ts';
 import { createPool } from '../../sql/index.ts';
-import { intFlag, parseFlags, requireFlag, type CliCommand } from '../command.ts';
+import { cliLogger, intFlag, parseFlags, requireFlag, tokenFlag, type CliCommand } from '../command.ts';
 import { CliError, EXIT, UsageError } from '../errors.ts';
-import { cliLogger } from './train.ts';
 
 const options = {
   model: { type: 'string' },

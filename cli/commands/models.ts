@@ -8,9 +8,8 @@ import { loadModelDir, packArtifact, readArtifactDir } from '../../models/index.
 import { createPool, type Db } from '../../sql/index.ts';
 import { getVersion, listDeployments, listVersions, type VersionRow } from '../../sql/index.ts';
 import { connectNats, decodeJson, isToken, KV_BUCKETS, openBucket, publishJson, retrainResultSchema, subjects, type RetrainCommand } from '../../streams/index.ts';
-import { intFlag, parseFlags, type CliCommand } from '../command.ts';
+import { cliLogger, intFlag, parseFlags, type CliCommand } from '../command.ts';
 import { CliError, EXIT, UsageError } from '../errors.ts';
-import { cliLogger } from './train.ts';
 
 /** The OS user running the CLI (the `actor` of manual registry changes). */
 function cliUser(): string {

@@ -7,45 +7,20 @@ import {
   connectNats,
   ensureTopology,
   formatIssues,
-  isToken,
   publishPaced,
   subjects,
   type PublishStats,
   type JsPublisher,
-  type Speed,
   type TimedMessage,
 } from '../../streams/index.ts';
-import { parseFlags, requireFlag, type CliCommand } from '../command.ts';
-import { CliError, EXIT, UsageError } from '../errors.ts';
-
-export type PublishMode = 'ticks' | 'bars';
+import { parseFlags, parseMode, parseSpeed, requireFlag, tokenFlag, type CliCommand, type PublishMode } from '../command.ts';
+import { CliError, EXIT } from '../errors.ts';
 
 /*
  * `signals replay` and the publishing helpers it shares with `signals synth`
  * (pacing, tick/bar messages, the NATS session and the summary).
  */
 
-
-export function parseSpeed(value: string | undefined, fallback: Speed = 'max'): Speed {
-  if (value === undefined) return fallback;
-  if (value === 'max') return 'max';
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--speed must be a number > 0 or "max" (got ${JSON.stringify(value)})`);
-  return n;
-}
-
-export function parseMode(value: string | undefined): PublishMode {
-  if (value === undefined || value === 'ticks') return 'ticks';
-  if (value === 'bars') return 'bars';
-  throw new UsageError(`--as must be "ticks" or "bars" (got ${JSON.stringify(value)})`);
-}
-
-/** A venue/symbol flag that can become a subject token, else a usage error. */
-export function tokenFlag(value: string | undefined, flag: string): string {
-  const v = requireFlag(value, flag);
-  if (!isToken(v)) throw new UsageError(`--${flag} ${JSON.stringify(v)} is invalid: must match [A-Za-z0-9_-]{1,32}`);
-  return v;
-}
 
 /**
  * Connects (NATS_URL and friends from the environment), makes sure every stream

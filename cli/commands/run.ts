@@ -1,13 +1,14 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { retryWaiter } from '../../streams/index.ts';
 import { startSystem, type SystemHandle } from '../../actors/system/index.ts';
-import { createRootLogger, loadSettings, redactUrl, SignalsError, type Logger, type Settings } from '../../config/index.ts';
+import { createRootLogger, loadSettings, redactUrl, type Logger, type Settings } from '../../config/index.ts';
 import { interleavedSynthTicks, readBars, synthSymbol, tickMessages, type SynthOptions } from '../../market/index.ts';
-import { createPool, ensureDatabase, migrate, MS_TO_TS, predictionAccuracy, type Db } from '../../sql/index.ts';
+import { MS_TO_TS, predictionAccuracy, type Db } from '../../sql/index.ts';
 import { ackPublisher, connectNats, ensureTopology, predictionSchema, publishPaced, type PublishStats, type Speed, type TimedMessage } from '../../streams/index.ts';
-import { intFlag, parseFlags, type CliCommand } from '../command.ts';
+import { intFlag, parseFlags, parseSpeed, tokenFlag, type CliCommand } from '../command.ts';
+import { openMigratedDatabase } from '../database.ts';
 import { CliError, EXIT, UsageError } from '../errors.ts';
-import { parseSpeed, reportRejected, tokenFlag } from './replay.ts';
+import { reportRejected } from './replay.ts';
 import { renderPanel, renderSummary } from './run-view.ts';
 
 const options = {
@@ -81,25 +82,7 @@ async function buildSource(values: { [K in keyof typeof options]?: string | bool
 }
 
 async function connectAll(settings: Settings, log: Logger): Promise<{ nc: NatsConnection; db: Db }> {
-  // A database that cannot be reached, a refused login or a missing privilege is for
-  // the operator to fix, not a bug: one line naming the URL without its password, exit 8.
-  const unavailable = (err: unknown) =>
-    new CliError(`PostgreSQL at ${redactUrl(settings.DATABASE_URL)}: ${(err as Error).message}`, EXIT.unavailable, { cause: err });
-  try {
-    await ensureDatabase(settings.DATABASE_URL);
-  } catch (err) {
-    throw unavailable(err);
-  }
-  const db = createPool(settings.DATABASE_URL, 8, (err) => log.warn({ err }, 'idle database client error'));
-  try {
-    await migrate(db, log);
-  } catch (err) {
-    await db.end().catch(() => undefined);
-    // The migrations mark privilege, login and connection failures with exit code 8
-    // (DatabaseAccessError); anything else keeps its own code, or its stack if a bug.
-    if (err instanceof SignalsError && err.exitCode === EXIT.unavailable) throw unavailable(err);
-    throw err;
-  }
+  const { db } = await openMigratedDatabase(settings, log, { size: 8, onIdleError: (err) => log.warn({ err }, 'idle database client error') });
   let nc: NatsConnection;
   try {
     nc = await connectNats(settings, 'signals-run');

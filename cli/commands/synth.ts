@@ -9,10 +9,10 @@ import {
   interleavedSynthTicks,
   type SynthOptions,
 } from '../../market/index.ts';
-import { intFlag, parseFlags, requireFlag, type CliCommand } from '../command.ts';
+import { intFlag, parseFlags, parseMode, parseSpeed, requireFlag, tokenFlag, type CliCommand, type PublishMode } from '../command.ts';
 import { CliError, EXIT, UsageError } from '../errors.ts';
 import { publishPaced, type TimedMessage } from '../../streams/index.ts';
-import { parseMode, parseSpeed, reportDuplicates, tokenFlag, withMarketPublisher, type PublishMode } from './replay.ts';
+import { reportDuplicates, withMarketPublisher } from './replay.ts';
 
 const MINUTE_MS = 60_000;
 

@@ -1,4 +1,4 @@
-import { createRootLogger, loadSettings, type Logger } from '../../config/index.ts';
+import { loadSettings } from '../../config/index.ts';
 import {
   createTrainProgress,
   DEFAULT_SPLIT,
@@ -15,45 +15,12 @@ import {
 import { createPool, readBars } from '../../sql/index.ts';
 import { saveModelArtifact } from '../../sql/index.ts';
 import { isToken } from '../../streams/index.ts';
-import { intFlag, numberFlag, parseFlags, requireFlag, type CliCommand } from '../command.ts';
+import { cliLogger, commandLine, fractionFlag, intFlag, parseFlags, positiveFlag, requireFlag, unitsFlag, type CliCommand } from '../command.ts';
 import { EXIT, UsageError } from '../errors.ts';
 
 /*
- * `signals train` and the small helpers the other model commands (infer, evaluate) share.
+ * `signals train`: fit a model on a CSV file or on `bars_1m`, save its checkpoint and register it.
  */
-
-/** "128,64" -> [128, 64]; each a positive integer. */
-export function unitsFlag(value: string | undefined, flag: string, fallback: number[]): number[] {
-  if (value === undefined) return fallback;
-  const parts = value.split(',').map((s) => Number(s.trim()));
-  if (parts.length === 0 || parts.some((n) => !Number.isInteger(n) || n < 1)) {
-    throw new UsageError(`--${flag} must be comma-separated integers >= 1, e.g. 128,64 (got ${JSON.stringify(value)})`);
-  }
-  return parts;
-}
-
-export function fractionFlag(value: string | undefined, flag: string, fallback: number, max = 1): number {
-  const n = numberFlag(value, flag, fallback);
-  if (!(n >= 0 && n < max)) throw new UsageError(`--${flag} must be in [0, ${max}) (got ${JSON.stringify(value)})`);
-  return n;
-}
-
-export function positiveFlag(value: string | undefined, flag: string, fallback: number): number {
-  const n = numberFlag(value, flag, fallback);
-  if (!(n > 0)) throw new UsageError(`--${flag} must be > 0 (got ${JSON.stringify(value)})`);
-  return n;
-}
-
-/** The command line as typed, for reports (arguments quoted where the shell would need it). */
-export function commandLine(name: string, argv: readonly string[]): string {
-  const q = (a: string) => (/^[A-Za-z0-9_./:=,@+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-  return ['signals', name, ...argv.map(q)].join(' ');
-}
-
-/** CLI logs go to stderr: stdout carries results (tables, CSV). */
-export function cliLogger(): Logger {
-  return createRootLogger(loadSettings().LOG_LEVEL, process.stderr);
-}
 
 /** Bars of one series from `bars_1m` in DATABASE_URL. */
 async function barsFromDb(venue: string, symbol: string): Promise<OhlcvBar[]> {
