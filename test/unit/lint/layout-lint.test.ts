@@ -23,17 +23,17 @@ async function lintProbe(relPath: string, code: string): Promise<string[]> {
  */
 describe('layout lint', () => {
   it('an import around another folder\'s door fails', async () => {
-    const messages = await lintProbe('actors/ingest/lint-probe-door.ts', "export { HybridEngine } from '../../prediction/hybrid-engine.ts';\n");
+    const messages = await lintProbe('actors/ingest/lint-probe-door.ts', "export { HybridEngine } from '../prediction/hybrid-engine.ts';\n");
     expect(messages.join('\n')).toMatch(/through its door/);
   }, 60_000);
 
   it('an import up the layers fails, through the door or not', async () => {
-    const messages = await lintProbe('streams/lint-probe-layer.ts', "export { startSystem } from '../../actors/system/index.ts';\n");
+    const messages = await lintProbe('streams/lint-probe-layer.ts', "export { startSystem } from '../actors/system/index.ts';\n");
     expect(messages.join('\n')).toMatch(/layers run one way/);
   }, 60_000);
 
   it('an import through a door, down the layers, passes', async () => {
-    const messages = await lintProbe('actors/ingest/lint-probe-ok.ts', "export { subjects } from '../../../streams/index.ts';\n");
+    const messages = await lintProbe('actors/ingest/lint-probe-ok.ts', "export { subjects } from '../../streams/index.ts';\n");
     expect(messages).toEqual([]);
   }, 60_000);
 });
