@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readBarsCsv } from '../../../market/index.ts';
+import { readBarsCsv, synthBars } from '../../../market/index.ts';
 import type { OhlcvBar, TrainRunConfig } from '../../../models/index.ts';
 
 import { BTCUSDT_CSV, DAILY_CSV } from '../market/shared-data.ts';
@@ -20,6 +20,34 @@ export async function btcBars(count: number, from = 0): Promise<OhlcvBar[]> {
     btc = read.bars;
   }
   return btc.slice(from, from + count);
+}
+
+/** Where the seeded market series start: 2024-03-01, the month of the real BTCUSDT file. */
+export const SYNTH_FIXTURE_START = Date.UTC(2024, 2, 1);
+
+const synthCache = new Map<string, OhlcvBar[][]>();
+
+/**
+ * Realistic 1-minute bars from the seeded synthetic market (GARCH volatility, regimes,
+ * a market factor): for tests that need bars with the shape of a market but assert no
+ * fact of a particular file, so they run in every clone. `symbols` series share the
+ * market factor (the context series of a model are another symbol of the same market).
+ */
+export function marketBars(count: number, from = 0, opts: { symbol?: number; symbols?: number; seed?: number } = {}): OhlcvBar[] {
+  const symbols = opts.symbols ?? Math.max(1, (opts.symbol ?? 0) + 1);
+  const seed = opts.seed ?? 2024;
+  const key = `${seed}:${symbols}:${from + count}`;
+  let series = synthCache.get(key);
+  if (!series) {
+    series = Array.from({ length: symbols }, () => [] as OhlcvBar[]);
+    let i = 0;
+    for (const b of synthBars({ symbols, minutes: from + count, seed, start: SYNTH_FIXTURE_START })) {
+      series[i % symbols]?.push({ ts: b.ts, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume });
+      i++;
+    }
+    synthCache.set(key, series);
+  }
+  return (series[opts.symbol ?? 0] ?? []).slice(from, from + count);
 }
 
 export async function dailyBars(symbol: string): Promise<OhlcvBar[]> {

@@ -1,4 +1,4 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { barToTicks } from '../../../market/bar-to-ticks.ts';
 import { readBarsCsv } from '../../../market/bars-csv.ts';
 import { tickSchema } from '../../../streams/messages.schema.ts';
@@ -18,7 +18,7 @@ function units(n: number): bigint {
 
 const ctx = { venue: 'binance', symbol: 'BTCUSDT' };
 
-describeRealData('barToTicks', () => {
+describeRealData('barToTicks on the real BTCUSDT file', () => {
   it('aggregates back to exactly the OHLCV of every bar of the BTCUSDT file', async () => {
     const { bars } = await readBarsCsv(BTCUSDT_CSV);
     expect(bars.length).toBe(30_900);
@@ -44,7 +44,9 @@ describeRealData('barToTicks', () => {
     }
     expect(mismatches.slice(0, 3), `${mismatches.length} bars do not round-trip`).toEqual([]);
   });
+});
 
+describe('barToTicks', () => {
   it('walks open, low, high, close for an up bar, with tick-test sides and stable ids', () => {
     const bar = { ts: Date.UTC(2024, 2, 1, 0, 5), open: 100, high: 103, low: 99, close: 102, volume: 0.00007 };
     const ticks = barToTicks(bar, { ...ctx, prevClose: 100.5 });

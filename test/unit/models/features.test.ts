@@ -1,4 +1,4 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   BASE_FEATURES,
   buildWindows,
@@ -10,8 +10,7 @@ import {
   type FeatureSpec,
   type OhlcvBar,
 } from '../../../models/index.ts';
-import { btcBars, dailyBars } from '../../support/models/fixtures.ts';
-import { describeRealData } from '../../support/market/shared-data.ts';
+import { marketBars } from '../../support/models/fixtures.ts';
 
 const spec: FeatureSpec = { lookback: 24, horizon: 1, volWindow: 30, context: false };
 
@@ -32,9 +31,9 @@ function liveWindows(bars: readonly OhlcvBar[], s: FeatureSpec, context?: Readon
   return out;
 }
 
-describeRealData('features: one builder for training and live inference', () => {
-  it('gives bit-identical windows on the live and the batch path (real BTCUSDT bars)', async () => {
-    const bars = await btcBars(800, 10_000);
+describe('features: one builder for training and live inference', () => {
+  it('gives bit-identical windows on the live and the batch path (seeded market bars)', async () => {
+    const bars = marketBars(800, 10_000);
     const batch = buildWindows(bars, spec);
     const live = liveWindows(bars, spec);
     expect(batch.count, 'one window per bar after warm-up').toBe(bars.length - warmupBars(spec) + 1);
@@ -46,9 +45,9 @@ describeRealData('features: one builder for training and live inference', () => 
     }
   });
 
-  it('gives identical windows with a market-context series (AAPL with ^GSPC, real daily bars)', async () => {
-    const aapl = await dailyBars('AAPL');
-    const spx = await dailyBars('^GSPC');
+  it('gives identical windows with a market-context series (a second symbol of the same seeded market)', async () => {
+    const aapl = marketBars(500, 0, { symbol: 0, symbols: 2 });
+    const spx = marketBars(500, 0, { symbol: 1, symbols: 2 });
     const s: FeatureSpec = { lookback: 10, horizon: 1, volWindow: 20, context: true };
     const batch = buildWindows(aapl, s, spx);
     const live = liveWindows(aapl, s, new Map(spx.map((b) => [b.ts, b.close])));
@@ -67,7 +66,7 @@ describeRealData('features: one builder for training and live inference', () => 
   });
 
   it('computes each feature and the target as documented', async () => {
-    const bars = await btcBars(200, 3_000);
+    const bars = marketBars(200, 3_000);
     const set = buildWindows(bars, spec);
     const i = 17;
     const e = set.end[i] ?? 0;
@@ -96,7 +95,7 @@ describeRealData('features: one builder for training and live inference', () => 
   });
 
   it('uses the horizon for the target and leaves that many windows unlabelled', async () => {
-    const bars = await btcBars(150, 500);
+    const bars = marketBars(150, 500);
     const set = buildWindows(bars, { ...spec, horizon: 5 });
     const e = set.end[3] ?? 0;
     expect(set.target[3]).toBeCloseTo(Math.log((bars[e + 5]?.close ?? 0) / (bars[e]?.close ?? 1)), 12);
@@ -104,7 +103,7 @@ describeRealData('features: one builder for training and live inference', () => 
   });
 
   it('returns undefined while warming up, then a window of exactly lookback rows', async () => {
-    const bars = await btcBars(warmupBars(spec) + 2);
+    const bars = marketBars(warmupBars(spec) + 2);
     const builder = new FeatureBuilder(spec);
     const results = bars.map((b) => builder.push(b));
     const firstReady = results.findIndex((r) => r !== undefined);
@@ -115,7 +114,7 @@ describeRealData('features: one builder for training and live inference', () => 
   });
 
   it('refuses out-of-order bars and non-finite values with typed errors', async () => {
-    const bars = await btcBars(3);
+    const bars = marketBars(3);
     const builder = new FeatureBuilder(spec);
     builder.push(at(bars, 1));
     expect(() => builder.push(at(bars, 0)), 'an earlier bar').toThrow(ModelInputError);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildWindows,
   FeatureBuilder,
@@ -15,15 +15,14 @@ import {
   type FeatureWindow,
   type OhlcvBar,
 } from '../../../models/index.ts';
-import { btcBars, dailyBars } from '../../support/models/fixtures.ts';
-import { describeRealData } from '../../support/market/shared-data.ts';
+import { marketBars } from '../../support/models/fixtures.ts';
 
 let predictor: NeuralPredictor;
 let bars: OhlcvBar[];
 
 beforeAll(async () => {
   await selectBackend({ force: 'wasm' });
-  bars = await btcBars(600, 25_000);
+  bars = marketBars(600, 25_000);
   const spec = { lookback: 10, horizon: 1, volWindow: 20, context: false };
   const set = buildWindows(bars, spec);
   const train = sliceWindows(set, 0, 400);
@@ -38,7 +37,7 @@ beforeAll(async () => {
 });
 afterAll(() => predictor.dispose());
 
-describeRealData('inference', () => {
+describe('inference', () => {
   it('predicts the same on the live path (bar by bar) as on the batch path', () => {
     const series = predictSeries(predictor, bars);
     const builder = new FeatureBuilder(specOf(predictor.preprocessor));
@@ -61,7 +60,7 @@ describeRealData('inference', () => {
   it('predicts many symbols in one call, with warming-up symbols as undefined', async () => {
     const builders = new Map<string, FeatureBuilder>();
     const latest = new Map<string, FeatureWindow>();
-    const series: Record<string, OhlcvBar[]> = { A: await btcBars(200, 1_000), B: await btcBars(200, 9_000), C: await btcBars(20, 4_000) };
+    const series: Record<string, OhlcvBar[]> = { A: marketBars(200, 1_000), B: marketBars(200, 9_000), C: marketBars(20, 4_000) };
     for (const [sym, list] of Object.entries(series)) {
       const b = new FeatureBuilder(specOf(predictor.preprocessor));
       builders.set(sym, b);
@@ -93,8 +92,8 @@ describeRealData('inference', () => {
   });
 
   it('refuses data without the context series a model was trained with', async () => {
-    const aapl = await dailyBars('AAPL');
-    const spx = await dailyBars('^GSPC');
+    const aapl = marketBars(500, 0, { symbol: 0, symbols: 2 });
+    const spx = marketBars(500, 0, { symbol: 1, symbols: 2 });
     const spec = { lookback: 5, horizon: 1, volWindow: 10, context: true };
     const set = buildWindows(aapl, spec, spx);
     const pre = fitPreprocessor(sliceWindows(set, 0, 300), { runId: 'ctx', kind: 'mlp' });

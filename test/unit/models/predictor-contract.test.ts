@@ -1,4 +1,4 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   buildWindows,
   createBaselines,
@@ -13,18 +13,14 @@ import {
   type ModelKind,
   type WindowSet,
 } from '../../../models/index.ts';
-import { btcBars } from '../../support/models/fixtures.ts';
-import { predictorContract as contractSuite } from '../../support/models/predictor-contract.ts';
-import { describeRealData } from '../../support/market/shared-data.ts';
-
-// Every suite below cuts its windows from real bars: skipped, with the reason, where they are absent.
-const predictorContract: typeof contractSuite = (name, ...rest) => describeRealData(`predictor contract: ${name}`, () => contractSuite(name, ...rest));
+import { marketBars } from '../../support/models/fixtures.ts';
+import { predictorContract } from '../../support/models/predictor-contract.ts';
 
 const spec: FeatureSpec = { lookback: 16, horizon: 1, volWindow: 20, context: false };
 
 let cached: WindowSet | undefined;
 async function windowSet(): Promise<WindowSet> {
-  cached ??= buildWindows(await btcBars(700, 20_000), spec);
+  cached ??= buildWindows(marketBars(700, 20_000), spec);
   return cached;
 }
 
@@ -38,7 +34,7 @@ for (const baseline of createBaselines(spec.lookback, spec.horizon)) {
 }
 
 for (const kind of ['mlp', 'lstm'] as const satisfies readonly ModelKind[]) {
-  predictorContract(`${kind} (trained one epoch on real BTCUSDT bars)`, async () => {
+  predictorContract(`${kind} (trained one epoch on seeded market bars)`, async () => {
     await selectBackend({ force: 'wasm' });
     const set = await windowSet();
     const train = sliceWindows(set, 0, 500);
@@ -54,7 +50,7 @@ for (const kind of ['mlp', 'lstm'] as const satisfies readonly ModelKind[]) {
   });
 }
 
-describeRealData('naive baselines', () => {
+describe('naive baselines', () => {
   it('forecast zero, the last return and the EWMA of the window, scaled by the horizon', async () => {
     const [w] = await testWindows();
     if (!w) throw new Error('no window');

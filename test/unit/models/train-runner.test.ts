@@ -1,6 +1,6 @@
 import { access, readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildWindows,
   ModelInputError,
@@ -13,8 +13,7 @@ import {
   type OhlcvBar,
   type RunMetrics,
 } from '../../../models/index.ts';
-import { btcBars, tempDir, tinyConfig } from '../../support/models/fixtures.ts';
-import { describeRealData } from '../../support/market/shared-data.ts';
+import { marketBars, tempDir, tinyConfig } from '../../support/models/fixtures.ts';
 
 let backend: BackendChoice;
 let dir: { path: string; dispose: () => Promise<void> };
@@ -23,13 +22,13 @@ let bars: OhlcvBar[];
 beforeAll(async () => {
   backend = await selectBackend({ force: 'wasm' });
   dir = await tempDir('train');
-  bars = await btcBars(1500, 12_000);
+  bars = marketBars(1500, 12_000);
 });
 afterAll(async () => {
   await dir.dispose();
 });
 
-describeRealData('runTraining (run contract)', () => {
+describe('runTraining (run contract)', () => {
   let first: RunMetrics;
 
   it('writes best/ and last/ checkpoints, metrics JSON, a report and an SVG chart', async () => {
@@ -37,7 +36,7 @@ describeRealData('runTraining (run contract)', () => {
     const lines: string[] = [];
     const result = await runTraining(tinyConfig(dir.path, { runId: 'run-a' }), {
       bars,
-      source: 'BTCUSDT slice',
+      source: 'seeded market slice',
       command: 'signals train --run-id run-a',
       backend,
       progress: {
@@ -110,11 +109,11 @@ describeRealData('runTraining (run contract)', () => {
   });
 
   it('is reproducible: the same seed gives the same metrics, another seed does not', async () => {
-    const again = await runTraining(tinyConfig(dir.path, { runId: 'run-a2' }), { bars, source: 'BTCUSDT slice', backend });
+    const again = await runTraining(tinyConfig(dir.path, { runId: 'run-a2' }), { bars, source: 'seeded market slice', backend });
     const rel = Math.abs(again.metrics.test.rmse - first.test.rmse) / first.test.rmse;
     expect(rel, 'same seed -> RMSE within 1 %').toBeLessThan(0.01);
     expect(again.metrics.history.map((h) => h.valLoss), 'same seed -> same val-loss curve').toEqual(first.history.map((h) => h.valLoss));
-    const other = await runTraining(tinyConfig(dir.path, { runId: 'run-b', seed: 8 }), { bars, source: 'BTCUSDT slice', backend });
+    const other = await runTraining(tinyConfig(dir.path, { runId: 'run-b', seed: 8 }), { bars, source: 'seeded market slice', backend });
     expect(other.metrics.history[0]?.loss, 'another seed -> another training path').not.toBe(first.history[0]?.loss);
   });
 

@@ -1,4 +1,4 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   buildWindows,
   createBaselines,
@@ -10,8 +10,7 @@ import {
   windowAt,
   type WalkForwardConfig,
 } from '../../../models/index.ts';
-import { btcBars } from '../../support/models/fixtures.ts';
-import { describeRealData } from '../../support/market/shared-data.ts';
+import { marketBars } from '../../support/models/fixtures.ts';
 
 const config: WalkForwardConfig = {
   kinds: ['mlp'],
@@ -30,10 +29,10 @@ const config: WalkForwardConfig = {
   bootstrap: 200,
 };
 
-describeRealData('walk-forward evaluation', () => {
+describe('walk-forward evaluation', () => {
   it('trains on the past, tests on the next block, rolls forward, and compares with every baseline', async () => {
     await selectBackend({ force: 'wasm' });
-    const bars = await btcBars(1000, 18_000);
+    const bars = marketBars(1000, 18_000);
     const r = await walkForward(bars, config);
     const set = buildWindows(bars, config.spec);
     expect(r.folds.length).toBe(2);
@@ -67,7 +66,7 @@ describeRealData('walk-forward evaluation', () => {
   });
 
   it('says how many bars it needs', async () => {
-    const bars = await btcBars(500);
+    const bars = marketBars(500);
     await expect(walkForward(bars, config)).rejects.toThrow(NotEnoughDataError);
   });
 });

@@ -10,13 +10,9 @@ import {
   type PretrainResult,
   type ServingModel,
 } from '../../../../actors/prediction/index.ts';
-import { btcBars } from '../../../support/models/fixtures.ts';
+import { marketBars } from '../../../support/models/fixtures.ts';
 import { arReturns, barsFromReturns } from '../../../support/actors/prediction/fixtures.ts';
-import { describeRealData } from '../../../support/market/shared-data.ts';
-import { counted, predictorContract as contractSuite } from '../../../support/actors/prediction/predictor-contract.ts';
-
-// Every suite below reads real bars: skipped, with the reason, where they are absent.
-const predictorContract: typeof contractSuite = (name, ...rest) => describeRealData(`predictor contract: ${name}`, () => contractSuite(name, ...rest));
+import { counted, predictorContract } from '../../../support/actors/prediction/predictor-contract.ts';
 
 const spec = { lookback: 12, horizon: 1, volWindow: 20, context: false };
 const now = () => 1_700_000_000_000;
@@ -29,7 +25,7 @@ predictorContract('naive components (pretrained naive-ewma, online naive-zero)',
   const counter = { calls: 0 };
   const pretrained: ServingModel = counted({ role: 'pretrained', version: 'naive-ewma', regime: 'any', predictor: new NaiveBaseline('naive-ewma', 12) }, counter);
   const online: ServingModel = counted({ role: 'online', version: 'naive-zero', regime: 'any', predictor: new NaiveBaseline('naive-zero', 12) }, counter);
-  const bars = await btcBars(200, 5_000);
+  const bars = marketBars(200, 5_000);
   return {
     bars,
     calls: () => counter.calls,
@@ -56,10 +52,10 @@ async function tinyPretrained(): Promise<PretrainResult> {
   return pre;
 }
 
-predictorContract('tiny MLP pretrained on synthetic AR, confidence-weighter machines, real BTCUSDT bars', async () => {
+predictorContract('tiny MLP pretrained on synthetic AR, confidence-weighter machines, seeded market bars', async () => {
   const counter = { calls: 0 };
   const models = servingModels(await tinyPretrained()).map((m) => counted(m, counter));
-  const bars: OhlcvBar[] = await btcBars(200, 12_000);
+  const bars: OhlcvBar[] = marketBars(200, 12_000);
   return {
     bars,
     calls: () => counter.calls,

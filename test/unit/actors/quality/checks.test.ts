@@ -1,4 +1,4 @@
-import { beforeAll, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readBarsCsv, type BarRow } from '../../../../market/index.ts';
 import {
   checkWindow,
@@ -11,6 +11,7 @@ import {
   type TickAggregate,
 } from '../../../../actors/quality/index.ts';
 import { BTCUSDT_CSV, describeRealData } from '../../../support/market/shared-data.ts';
+import { marketBars } from '../../../support/models/fixtures.ts';
 
 const WINDOW = 15;
 
@@ -38,16 +39,13 @@ function introduced(bars: readonly CheckBar[]): Array<[string, number]> {
     .map((f) => [f.kind, f.ts]);
 }
 
-let all: BarRow[];
-let slice: BarRow[];
-beforeAll(async () => {
-  all = (await readBarsCsv(BTCUSDT_CSV)).bars;
-  const start = all.findIndex((b) => b.ts === Date.parse('2024-03-11T00:00:00Z'));
-  slice = all.slice(start, start + 2 * 1_440);
+/** Two days of the seeded market: the clean series every corruption below is made from. */
+const slice: CheckBar[] = marketBars(2 * 1_440, 0);
+beforeAll(() => {
   baseline = runChecks(slice);
 });
 
-describeRealData('robust statistics', () => {
+describe('robust statistics', () => {
   it('median and MAD match a direct computation', () => {
     const xs = [5, 1, 9, 3, 3, 7, 100, -4, 2].sort((a, b) => a - b);
     // median 3; |x - 3| = 2,2,6,0,0,4,97,7,1 -> sorted 0,0,1,2,2,4,6,7,97 -> MAD 2
@@ -68,18 +66,10 @@ describeRealData('robust statistics', () => {
   });
 });
 
-describeRealData('consistency checks on real BTCUSDT minutes', () => {
-  it('the clean slice has only real price jumps (the baseline the corruptions are compared with)', () => {
+describe('consistency checks on seeded market minutes', () => {
+  it('the clean series has no finding but genuine large moves (the baseline the corruptions are compared with)', () => {
     expect(kinds(baseline).filter((k) => k !== 'price_jump')).toEqual([]);
-    expect(baseline.length, 'real two days: a handful of genuine large moves at most').toBeLessThan(6);
-  });
-
-  it('a clean run over the whole file: false alarms per 1,000 bars stay low and are only price jumps', () => {
-    const findings = runChecks(all);
-    const perThousand = (findings.length / all.length) * 1_000;
-    console.log(`clean-run false alarms: ${findings.length} findings over ${all.length} bars = ${perThousand.toFixed(3)} per 1,000 bars (${kinds(findings).join(', ') || 'none'})`);
-    expect(kinds(findings).filter((k) => k !== 'price_jump'), 'real data has no structural faults').toEqual([]);
-    expect(perThousand, 'jumpK must keep real-market jumps rare').toBeLessThan(2);
+    expect(baseline.length, 'two days: a handful of large moves at most').toBeLessThan(6);
   });
 
   it('a 20 % spike is a price_jump at the spike (and at the way back)', () => {
@@ -164,5 +154,27 @@ describeRealData('consistency checks on real BTCUSDT minutes', () => {
     const b = slice[3];
     if (!b) throw new Error('slice too short');
     expect(checkWindow([{ ...b, volume: -1 }], emptyCheckState()).findings.map((f) => f.kind)).toEqual(['volume']);
+  });
+});
+
+describeRealData('consistency checks on the real BTCUSDT file', () => {
+  let all: BarRow[];
+  beforeAll(async () => {
+    all = (await readBarsCsv(BTCUSDT_CSV)).bars;
+  });
+
+  it('two real days have only genuine price jumps', () => {
+    const start = all.findIndex((b) => b.ts === Date.parse('2024-03-11T00:00:00Z'));
+    const findings = runChecks(all.slice(start, start + 2 * 1_440));
+    expect(kinds(findings).filter((k) => k !== 'price_jump')).toEqual([]);
+    expect(findings.length, 'real two days: a handful of genuine large moves at most').toBeLessThan(6);
+  });
+
+  it('a clean run over the whole file: false alarms per 1,000 bars stay low and are only price jumps', () => {
+    const findings = runChecks(all);
+    const perThousand = (findings.length / all.length) * 1_000;
+    console.log(`clean-run false alarms: ${findings.length} findings over ${all.length} bars = ${perThousand.toFixed(3)} per 1,000 bars (${kinds(findings).join(', ') || 'none'})`);
+    expect(kinds(findings).filter((k) => k !== 'price_jump'), 'real data has no structural faults').toEqual([]);
+    expect(perThousand, 'jumpK must keep real-market jumps rare').toBeLessThan(2);
   });
 });

@@ -1,26 +1,32 @@
-import { beforeAll, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readBarsCsv, type BarRow } from '../../../../market/index.ts';
 import { checkSilence, createCalendar, findTimeGaps, observeBar, type DetectorState, type Gap, type GapScope } from '../../../../actors/quality/index.ts';
 import { BTCUSDT_CSV, describeRealData } from '../../../support/market/shared-data.ts';
 import { carve, expectedGap, standardCarves } from '../../../support/actors/quality/carve.ts';
+import { marketBars } from '../../../support/models/fixtures.ts';
 
 const MIN = 60_000;
 const scope: GapScope = { venue: 'binance', symbol: 'BTCUSDT', calendar: createCalendar('always'), interval: '1m' };
 const range = (g: Gap) => ({ from: new Date(g.from).toISOString(), to: new Date(g.to).toISOString(), bars: g.bars, kind: g.kind });
 
-let all: BarRow[];
-beforeAll(async () => {
-  all = (await readBarsCsv(BTCUSDT_CSV)).bars;
-});
+/** Three days of the seeded market from 2024-03-01 00:00 UTC: the complete series holes are carved from. */
+const all = marketBars(3 * 1_440, 0);
 
-describeRealData('time gaps on the always calendar', () => {
-  it('finds no gap in the whole BTCUSDT file (continuous by its README)', () => {
-    expect(all.length).toBe(30_900);
-    const first = all[0]?.ts ?? 0;
-    const last = all.at(-1)?.ts ?? 0;
-    expect(findTimeGaps(all.map((b) => b.ts), scope, { from: first, to: last })).toEqual([]);
+describeRealData('time gaps in the real BTCUSDT file', () => {
+  let file: BarRow[];
+  beforeAll(async () => {
+    file = (await readBarsCsv(BTCUSDT_CSV)).bars;
   });
 
+  it('finds no gap in the whole file (continuous by its README)', () => {
+    expect(file.length).toBe(30_900);
+    const first = file[0]?.ts ?? 0;
+    const last = file.at(-1)?.ts ?? 0;
+    expect(findTimeGaps(file.map((b) => b.ts), scope, { from: first, to: last })).toEqual([]);
+  });
+});
+
+describe('time gaps on the always calendar', () => {
   it('finds each carved hole exactly: single minutes, 90 minutes, across midnight, window start and end', () => {
     const slice = all.slice(0, 3 * 1_440); // three days
     const carves = standardCarves(slice);
@@ -48,7 +54,7 @@ describeRealData('time gaps on the always calendar', () => {
   });
 });
 
-describeRealData('incremental detection (what the backfill actor runs per bar)', () => {
+describe('incremental detection (what the backfill actor runs per bar)', () => {
   it('reports each inner carved hole once, ignores late and duplicate bars', () => {
     const slice = all.slice(0, 2 * 1_440);
     const carves = standardCarves(slice);

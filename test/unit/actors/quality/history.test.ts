@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCsvDirHistory, HistoryUnavailableError, type HistoryProvider } from '../../../../actors/quality/index.ts';
 import { BTCUSDT_CSV, DAILY_CSV, describeRealData } from '../../../support/market/shared-data.ts';
 
@@ -22,7 +22,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describeRealData('CSV directory history', () => {
+describeRealData('CSV directory history of the real files', () => {
   it('reads <dir>/<venue>/<symbol>.csv, inclusive bounds, exact values', async () => {
     const from = Date.parse('2024-03-01T00:00:00Z');
     const bars = await provider.fetchBars('binance', 'BTCUSDT', from, from + 2 * 60_000);
@@ -44,7 +44,10 @@ describeRealData('CSV directory history', () => {
     const aapl = await provider.fetchBars('nasdaq', 'AAPL', from, to);
     expect(aapl.length).toBe(5);
   });
+});
 
+// The links above are made whether or not their targets exist: these cases need no real data.
+describe('CSV directory history without data', () => {
   it('a missing file is "no history"; an unusable one is a retryable HistoryUnavailableError', async () => {
     expect(await provider.fetchBars('binance', 'ETHUSDT', 0, Date.now())).toEqual([]);
     expect(await provider.fetchBars('x', 'dangling', 0, Date.now()), 'a dangling link is a missing file').toEqual([]);
