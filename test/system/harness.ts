@@ -6,6 +6,7 @@ import type { Db } from '../../sql/index.ts';
 import { publishPipelined, type TimedMessage } from '../../streams/index.ts';
 import { readStream } from '../helpers/stream-reader.ts';
 import { BTCUSDT_CSV } from '../support/market/shared-data.ts';
+import { marketBars } from '../support/models/fixtures.ts';
 
 /** The real BTCUSDT March 2024 file (never copied into the project). */
 export const BTC_CSV = BTCUSDT_CSV;
@@ -19,6 +20,11 @@ export async function btcSlice(from: number, count: number): Promise<BarRow[]> {
   const slice = bars.slice(from, from + count);
   if (slice.length !== count) throw new Error(`${BTC_CSV} has fewer than ${from + count} bars`);
   return slice;
+}
+
+/** `count` bars of the seeded market starting at bar `from`: bars shaped like a market that every clone has. */
+export function marketSlice(from: number, count: number): BarRow[] {
+  return marketBars(count, from);
 }
 
 /** The ticks of `bars` for each symbol, interleaved minute by minute (as a live feed would send them). */

@@ -1,14 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../market/index.ts';
 import { readBars } from '../../sql/index.ts';
 import type { Bar } from '../../streams/index.ts';
 import { readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
-import { describeRealData } from '../support/market/shared-data.ts';
-import { btcSlice, ledger, spawnSystem, tableDuplicates, WARMUP_BARS, type SystemProcess } from './harness.ts';
+import { marketSlice, ledger, spawnSystem, tableDuplicates, WARMUP_BARS, type SystemProcess } from './harness.ts';
 
 const BARS = 200;
 const KILLS = Number(process.env.NATS_KILLS ?? 20);
@@ -16,12 +15,12 @@ const SEED = Number(process.env.NATS_KILL_SEED ?? Date.now() % 1_000_000);
 const VENUE = 'killv';
 
 /**
- * `signals run` replays real bars as ticks while nats-server is SIGKILLed and
+ * `signals run` replays market bars as ticks while nats-server is SIGKILLed and
  * restarted (same port and store) at random points: publishes of ticks, bars,
  * predictions and weights are in flight each time. The process must stay up and
  * finish, and everything must be there exactly once.
  */
-describeRealData(`signals run through ${KILLS} nats-server kills (seed ${SEED})`, () => {
+describe(`signals run through ${KILLS} nats-server kills (seed ${SEED})`, () => {
   let sys: TestSystem;
   let dir: string;
   let proc: SystemProcess | undefined;
@@ -37,7 +36,7 @@ describeRealData(`signals run through ${KILLS} nats-server kills (seed ${SEED})`
   });
 
   it('stays up, finishes the replay, and loses or duplicates nothing', async () => {
-    const source = await btcSlice(9_000, BARS);
+    const source = marketSlice(9_000, BARS);
     const csv = join(dir, 'bars.csv');
     writeFileSync(csv, ['timestamp,open,high,low,close,volume', ...source.map((b) => `${b.ts},${b.open},${b.high},${b.low},${b.close},${b.volume}`)].join('\n'));
     const run = spawnSystem(['run', '--exit-after-replay', '--csv', csv, '--venue', VENUE, '--symbol', 'BTCUSDT', '--speed', '480'], {

@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTopology } from '../../streams/index.ts';
 import { adminQuery } from '../helpers/postgres.ts';
 import { eventually } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
-import { btcSlice, ledger, publishFeed, spawnSystem, tableDuplicates, tickFeed, WARMUP_BARS, weightsScored, type SystemProcess } from './harness.ts';
-import { describeRealData } from '../support/market/shared-data.ts';
+import { marketSlice, ledger, publishFeed, spawnSystem, tableDuplicates, tickFeed, WARMUP_BARS, weightsScored, type SystemProcess } from './harness.ts';
 
 const SYMBOLS = ['BTCUSDT', 'BTCUSDT_B'];
 const BARS = 100;
@@ -15,7 +14,7 @@ const BARS = 100;
  * retries and recovers by itself (same process, no child restarted), and ends
  * with every tick, bar and prediction exactly once.
  */
-describeRealData('outages of the servers under the running system', () => {
+describe('outages of the servers under the running system', () => {
   let sys: TestSystem;
   let env: NodeJS.ProcessEnv;
   let proc: SystemProcess | undefined;
@@ -41,7 +40,7 @@ describeRealData('outages of the servers under the running system', () => {
 
   /** Runs the system over the feed of `venue`, calling `fault` once 40 % of it is published; checks the ledger. */
   async function survives(venue: string, fault: () => Promise<void>): Promise<string> {
-    const bars = await btcSlice(venue === 'natsv' ? 4_000 : 6_000, BARS);
+    const bars = marketSlice(venue === 'natsv' ? 4_000 : 6_000, BARS);
     const feed = tickFeed(venue, SYMBOLS, bars);
     const ticksExpected = feed.reduce((n, m) => n + m.length, 0);
     const run = spawnSystem(['run', '--live'], env);

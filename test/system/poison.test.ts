@@ -1,5 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSystem, type SystemHandle } from '../../actors/system/system.ts';
 import { POISON_MAX_FAILURES } from '../../actors/prediction/predictor.effects.ts';
 import { barMessage } from '../../market/index.ts';
@@ -7,8 +7,7 @@ import type { ModelSource } from '../../actors/prediction/index.ts';
 import { deadLetterSchema, ensureTopology, publishPipelined } from '../../streams/index.ts';
 import { eventually, readStream } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
-import { btcSlice, ledger, tableDuplicates, WARMUP_BARS } from './harness.ts';
-import { describeRealData } from '../support/market/shared-data.ts';
+import { marketSlice, ledger, tableDuplicates, WARMUP_BARS } from './harness.ts';
 
 const VENUE = 'poisonv';
 
@@ -29,7 +28,7 @@ function poisoned(models: ModelSource): ModelSource {
  * POISON_MAX_FAILURES failed handlings it is dead-lettered with reason 'poison'. The
  * system stays healthy and every other bar is predicted exactly once.
  */
-describeRealData('a child actor that throws on a poison message', () => {
+describe('a child actor that throws on a poison message', () => {
   let sys: TestSystem;
   let system: SystemHandle | undefined;
   beforeAll(async () => {
@@ -44,7 +43,7 @@ describeRealData('a child actor that throws on a poison message', () => {
     await ensureTopology(sys.nc, { maxAgeDays: 1, maxBytesMb: 256, duplicateWindowS: sys.settings.DUPLICATE_WINDOW_S });
     system = startSystem({ nc: sys.nc, db: sys.db, settings: sys.settings, log: sys.log, pretrainEpochs: 1, maxRestarts: 5, wrapModels: poisoned });
     await system.ready(50_000);
-    const bars = await btcSlice(3_000, 90);
+    const bars = marketSlice(3_000, 90);
     const js = jetstream(sys.nc);
     const poison = barMessage(VENUE, 'POISON', bars[60]!);
     // One feed in time order: the poison bar lands in a batch with good bars.

@@ -1,11 +1,10 @@
 import type { KV } from '@nats-io/kv';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimValueSchema, processToken, rendezvousOwner } from '../../streams/work-claims.ts';
 import { ensureTopology, KV_BUCKETS, openBucket } from '../../streams/index.ts';
 import { eventually } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
-import { btcSlice, ledger, publishFeed, spawnSystem, tableDuplicates, tickFeed, WARMUP_BARS, weightsScored, type Ledger, type SystemProcess } from './harness.ts';
-import { describeRealData } from '../support/market/shared-data.ts';
+import { marketSlice, ledger, publishFeed, spawnSystem, tableDuplicates, tickFeed, WARMUP_BARS, weightsScored, type Ledger, type SystemProcess } from './harness.ts';
 
 const SYMBOLS = ['SYMA', 'SYMB', 'SYMC', 'SYMD', 'SYME', 'SYMF', 'SYMG', 'SYMH'];
 const BARS = 120;
@@ -100,7 +99,7 @@ async function claimOwners(kv: KV, presence = false): Promise<Map<string, number
  * warm-up was predicted exactly once overall (messages in SIGNALS by msg id and
  * by (symbol, ts), rows in `predictions`).
  */
-describeRealData('scale-out: two processes, one killed', () => {
+describe('scale-out: two processes, one killed', () => {
   let sys: TestSystem;
   let env: NodeJS.ProcessEnv;
   const procs: SystemProcess[] = [];
@@ -126,7 +125,7 @@ describeRealData('scale-out: two processes, one killed', () => {
   async function scenario(venue: string, kill: 'leader' | 'standby'): Promise<void> {
     await ensureTopology(sys.nc, { maxAgeDays: 1, maxBytesMb: 256, duplicateWindowS: sys.settings.DUPLICATE_WINDOW_S });
     const kv = await openBucket(sys.nc, KV_BUCKETS.workClaims, 1);
-    const bars = await btcSlice(3_000, BARS);
+    const bars = marketSlice(3_000, BARS);
     const feed = tickFeed(venue, SYMBOLS, bars);
     const ticksExpected = feed.reduce((n, m) => n + m.length, 0);
     // One after the other: the second finds the pretrained versions of the first (no second Phase 1).
@@ -226,7 +225,7 @@ describeRealData('scale-out: two processes, one killed', () => {
     const JOIN_AT_MINUTE = 60;
     await ensureTopology(sys.nc, { maxAgeDays: 1, maxBytesMb: 256, duplicateWindowS: sys.settings.DUPLICATE_WINDOW_S });
     const kv = await openBucket(sys.nc, KV_BUCKETS.workClaims, 1);
-    const feed = tickFeed(venue, SYMBOLS, await btcSlice(6_000, BARS));
+    const feed = tickFeed(venue, SYMBOLS, marketSlice(6_000, BARS));
     const ticksExpected = feed.reduce((n, m) => n + m.length, 0);
     const p1 = spawnSystem(['run', '--live'], env);
     procs.push(p1);

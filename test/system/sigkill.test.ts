@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../market/index.ts';
 import { ensureTopology } from '../../streams/index.ts';
 import { eventually } from '../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
-import { btcSlice, ledger, publishFeed, spawnSystem, tableDuplicates, tickFeed, WARMUP_BARS, weightsScored, type SystemProcess } from './harness.ts';
-import { describeRealData } from '../support/market/shared-data.ts';
+import { marketSlice, ledger, publishFeed, spawnSystem, tableDuplicates, tickFeed, WARMUP_BARS, weightsScored, type SystemProcess } from './harness.ts';
 
 const VENUE = 'killv';
 const SYMBOLS = ['BTCUSDT', 'BTCUSDT_B'];
@@ -17,7 +16,7 @@ const KILLS = 5;
  * bar and prediction stored exactly once, and exactly one prediction message per
  * bar after warm-up in SIGNALS.
  */
-describeRealData('SIGKILL of the system mid-replay', () => {
+describe('SIGKILL of the system mid-replay', () => {
   let sys: TestSystem;
   let env: NodeJS.ProcessEnv;
   beforeAll(async () => {
@@ -39,7 +38,7 @@ describeRealData('SIGKILL of the system mid-replay', () => {
   it('5 kills at random points, then a final run: zero lost, zero duplicated rows and predictions', async () => {
     const seed = Number(process.env.FAULT_SEED ?? Date.now() % 100_000);
     const rand = mulberry32(seed);
-    const bars = await btcSlice(2_000, BARS);
+    const bars = marketSlice(2_000, BARS);
     const feed = tickFeed(VENUE, SYMBOLS, bars);
     const ticksExpected = feed.reduce((n, m) => n + m.length, 0);
     const abort = new AbortController();

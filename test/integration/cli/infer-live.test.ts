@@ -1,14 +1,13 @@
 import { spawn } from 'node:child_process';
 import { jetstream } from '@nats-io/jetstream';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPredictor, predictSeries, selectBackend, writeArtifactDir, unpackArtifact, type OhlcvBar } from '../../../models/index.ts';
 import { ensureTopology, msgIds, publishJson, subjects, type Bar } from '../../../streams/index.ts';
 import { storeBars, trainTinyModels } from '../../support/actors/lifecycle/fixtures.ts';
 import { tempDir } from '../../support/models/fixtures.ts';
 import { startTestSystem, type TestSystem } from '../../helpers/system.ts';
-import { describeRealData } from '../../support/market/shared-data.ts';
 
-describeRealData('signals infer --live', () => {
+describe('signals infer --live', () => {
   let sys: TestSystem;
   let tiny: Awaited<ReturnType<typeof trainTinyModels>>;
   let dir: Awaited<ReturnType<typeof tempDir>>;

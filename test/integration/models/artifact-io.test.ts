@@ -1,7 +1,7 @@
 import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildWindows,
   ChecksumMismatchError,
@@ -27,8 +27,7 @@ import {
 import { migrate } from '../../../sql/migrate.ts';
 import { loadModelArtifact, ModelVersionConflictError, saveModelArtifact } from '../../../sql/model-artifacts.repo.ts';
 import { TestDatabase } from '../../helpers/postgres.ts';
-import { btcBars, tempDir } from '../../support/models/fixtures.ts';
-import { describeRealData } from '../../support/market/shared-data.ts';
+import { marketBars, tempDir } from '../../support/models/fixtures.ts';
 
 const spec: FeatureSpec = { lookback: 12, horizon: 1, volWindow: 20, context: false };
 const RUN = 'artifact-run';
@@ -42,7 +41,7 @@ let checkpoint: string;
 beforeAll(async () => {
   await selectBackend({ force: 'wasm' });
   dir = await tempDir('artifacts');
-  set = buildWindows(await btcBars(900, 5_000), spec);
+  set = buildWindows(marketBars(900, 5_000), spec);
   const train = sliceWindows(set, 0, 600);
   const val = sliceWindows(set, 600, 700);
   test = sliceWindows(set, 700, set.count);
@@ -71,7 +70,7 @@ async function copyCheckpoint(name: string, run = RUN): Promise<string> {
   return target;
 }
 
-describeRealData('artifact IO', () => {
+describe('artifact IO', () => {
   it('writes model.json, weights.bin and preprocessor.json with no temp files left', async () => {
     const files = await readArtifactDir(checkpoint);
     const modelJson = JSON.parse(files.modelJson.toString('utf8')) as { userDefinedMetadata: { runId: string }; weightsManifest: { paths: string[] }[] };
@@ -138,7 +137,7 @@ describeRealData('artifact IO', () => {
   });
 });
 
-describeRealData('model_versions artifact storage (PostgreSQL)', () => {
+describe('model_versions artifact storage (PostgreSQL)', () => {
   let db: TestDatabase;
   let pool: pg.Pool;
 

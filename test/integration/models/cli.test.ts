@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, migrate, upsertBars } from '../../../sql/index.ts';
 import { TestDatabase } from '../../helpers/postgres.ts';
-import { btcBars, REPO_ROOT, tempDir, writeBarsCsv } from '../../support/models/fixtures.ts';
-import { describeRealData } from '../../support/market/shared-data.ts';
+import { marketBars, REPO_ROOT, tempDir, writeBarsCsv } from '../../support/models/fixtures.ts';
 
 type Run = { code: number | null; stdout: string; stderr: string };
 
@@ -41,7 +40,7 @@ const common = ['--model', 'mlp', '--lookback', '12', '--hidden-units', '8', '--
 beforeAll(async () => {
   dir = await tempDir('cli');
   csv = join(dir.path, 'btc.csv');
-  await writeBarsCsv(csv, await btcBars(700, 15_000));
+  await writeBarsCsv(csv, marketBars(700, 15_000));
   const r = await signals(['train', '--run-id', 'cli-ok', '--csv', csv, ...common, '--artifacts-dir', join(dir.path, 'artifacts')]);
   expect(r.code, r.stderr).toBe(0);
   best = join(dir.path, 'artifacts/checkpoints/cli-ok/best');
@@ -50,7 +49,7 @@ afterAll(async () => {
   await dir.dispose();
 });
 
-describeRealData('signals train / infer through the CLI', () => {
+describe('signals train / infer through the CLI', () => {
   it('trains, reports, and infers every window as CSV and as JSON lines', async () => {
     const metrics = JSON.parse(await readFile(join(dir.path, 'artifacts/metrics/cli-ok.json'), 'utf8')) as { command: string; test: { n: number } };
     expect(metrics.command, 'the exact command is recorded').toBe(
@@ -63,7 +62,7 @@ describeRealData('signals train / infer through the CLI', () => {
     // 700 bars, warm-up volWindow 30 + lookback 12 = 42 bars -> 659 windows
     expect(lines.length - 1, 'one prediction per complete window').toBe(700 - 42 + 1);
     const [ts, value, pUp] = (lines[1] ?? '').split(',').map(Number);
-    const bars = await btcBars(700, 15_000);
+    const bars = marketBars(700, 15_000);
     expect(ts, 'first prediction after bar 42').toBe(bars[41]?.ts);
     expect(Number.isFinite(value)).toBe(true);
     expect(pUp).toBeGreaterThan(0);
@@ -83,7 +82,7 @@ describeRealData('signals train / infer through the CLI', () => {
   it('exit 3: an unreadable input file', async () => {
     expectUserError(await signals(['train', '--run-id', 'x', '--csv', join(dir.path, 'missing.csv')]), 3, /missing\.csv/);
     const badRow = join(dir.path, 'bad-row.csv');
-    await writeBarsCsv(badRow, await btcBars(300), (cells, i) => {
+    await writeBarsCsv(badRow, marketBars(300), (cells, i) => {
       if (i === 5) cells[4] = '-1';
     });
     expectUserError(await signals(['train', '--run-id', 'x', '--csv', badRow]), 3, /1 bad row\(s\) in .*bad-row\.csv: .*bad-row\.csv:7 close: must be > 0/);
@@ -108,13 +107,13 @@ describeRealData('signals train / infer through the CLI', () => {
 
   it('exit 6: too little data for the split', async () => {
     const small = join(dir.path, 'small.csv');
-    await writeBarsCsv(small, await btcBars(60));
+    await writeBarsCsv(small, marketBars(60));
     expectUserError(await signals(['train', '--run-id', 'small', '--csv', small, ...common]), 6, /too few bars for lookback 12, horizon 1 and a 70\/15\/15 split \(need \d+, got 60\)/);
   });
 
   it('exit 7: non-finite values in the input', async () => {
     const nan = join(dir.path, 'nan.csv');
-    await writeBarsCsv(nan, await btcBars(300), (cells, i) => {
+    await writeBarsCsv(nan, marketBars(300), (cells, i) => {
       if (i === 10) cells[4] = 'NaN';
     });
     expectUserError(await signals(['train', '--run-id', 'nan', '--csv', nan, ...common]), 7, /non-finite .*nan\.csv:12 close: "NaN" is not a finite number/);
@@ -141,7 +140,7 @@ describeRealData('signals train / infer through the CLI', () => {
       await migrate(pool);
       const client = await pool.connect();
       try {
-        const bars = await btcBars(700, 15_000);
+        const bars = marketBars(700, 15_000);
         await upsertBars(
           client,
           bars.map((b) => ({ venue: 'binance', symbol: 'BTCUSDT', interval: '1m' as const, source: 'replay' as const, ...b })),

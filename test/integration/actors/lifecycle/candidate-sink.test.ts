@@ -1,5 +1,5 @@
 import type { KV } from '@nats-io/kv';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelEvent } from '../../../../actors/lifecycle/events.schema.ts';
 import { KvModelSource } from '../../../../actors/lifecycle/kv-model-source.ts';
 import { RegistryCandidateSink } from '../../../../actors/lifecycle/registry-candidate-sink.ts';
@@ -10,9 +10,8 @@ import { getVersion } from '../../../../sql/registry.repo.ts';
 import { modelActiveSchema } from '../../../../streams/index.ts';
 import { eventually, readStream } from '../../../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../../../helpers/system.ts';
-import { btcBars } from '../../../support/models/fixtures.ts';
+import { marketBars } from '../../../support/models/fixtures.ts';
 import { registryEnv, TINY_SPEC, trainTinyModels, type TinyModel } from '../../../support/actors/lifecycle/fixtures.ts';
-import { describeRealData } from '../../../support/market/shared-data.ts';
 
 const SCOPE = 'binance.BTCUSDT';
 let sys: TestSystem;
@@ -25,7 +24,7 @@ let pretrained: string;
 
 async function candidate(m: TinyModel, localVersion: string): Promise<FineTuneCandidate> {
   const loaded = await decodeModel(unpackArtifact(m.packed.bytes, m.packed.sha256), { source: 'test' });
-  const set = buildWindows(await btcBars(300, 7_000), TINY_SPEC);
+  const set = buildWindows(marketBars(300, 7_000), TINY_SPEC);
   const n = set.labelled;
   const he = { mae: 0.001, directionAccuracy: 0.5, brier: 0.25 };
   return {
@@ -58,7 +57,7 @@ afterAll(async () => {
   await sys?.dispose();
 });
 
-describeRealData('RegistryCandidateSink (fine-tuned online models through the registry)', () => {
+describe('RegistryCandidateSink (fine-tuned online models through the registry)', () => {
   it('registers a passing candidate as an online version with lineage and activates it in every process through KV', async () => {
     const m = models[1];
     if (!m) throw new Error('fixtures missing');

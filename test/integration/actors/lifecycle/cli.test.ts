@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { KV } from '@nats-io/kv';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerCandidate, type RegistryEnv } from '../../../../actors/lifecycle/registry.ts';
 import { getVersion } from '../../../../sql/registry.repo.ts';
 import { modelActiveSchema, retrainCommandSchema } from '../../../../streams/index.ts';
@@ -9,7 +9,6 @@ import { readStream } from '../../../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../../../helpers/system.ts';
 import { REPO_ROOT } from '../../../support/models/fixtures.ts';
 import { registryEnv, trainTinyModels, type TinyModel } from '../../../support/actors/lifecycle/fixtures.ts';
-import { describeRealData } from '../../../support/market/shared-data.ts';
 
 const SCOPE = 'binance.BTCUSDT';
 let sys: TestSystem;
@@ -52,7 +51,7 @@ afterAll(async () => {
   await sys?.dispose();
 });
 
-describeRealData('signals models', () => {
+describe('signals models', () => {
   it('promotes, lists, rolls back and shows with a readable table', async () => {
     const [v1, v2] = versions;
     if (!v1 || !v2) throw new Error('fixtures missing');

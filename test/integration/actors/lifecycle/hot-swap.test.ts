@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Svcm } from '@nats-io/services';
 import type { KV } from '@nats-io/kv';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startModelLifecycle, type ModelLifecycleHandle } from '../../../../actors/lifecycle/model-lifecycle.ts';
 import { PushOutcomeFeed } from '../../../../actors/prediction/index.ts';
 import type { ModelEvent } from '../../../../actors/lifecycle/events.schema.ts';
@@ -14,7 +14,6 @@ import { connectNats, encodeJson, modelActiveSchema, msgIds, publishJson, subjec
 import { eventually, readStream } from '../../../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../../../helpers/system.ts';
 import { registryEnv, TINY_SPEC, trainTinyModels, type TinyModel } from '../../../support/actors/lifecycle/fixtures.ts';
-import { describeRealData } from '../../../support/market/shared-data.ts';
 
 const SCOPE = 'binance.BTCUSDT';
 let sys: TestSystem;
@@ -52,7 +51,7 @@ afterAll(async () => {
   await sys?.dispose();
 });
 
-describeRealData('activation, hot swap across processes, refusal of corrupted artifacts', () => {
+describe('activation, hot swap across processes, refusal of corrupted artifacts', () => {
   it('names the first model v1.0.0 and both KV watchers (two connections) switch on one activation', async () => {
     const [a, b] = models;
     if (!a || !b) throw new Error('fixtures missing');
@@ -132,7 +131,7 @@ describeRealData('activation, hot swap across processes, refusal of corrupted ar
   });
 });
 
-describeRealData('KV updates in quick succession', () => {
+describe('KV updates in quick succession', () => {
   it('end with every process serving the newest value (older ones may be skipped, never applied after it)', async () => {
     const [vA, vB] = versions;
     const [srcA, srcB] = sources;
@@ -154,7 +153,7 @@ describeRealData('KV updates in quick succession', () => {
   });
 });
 
-describeRealData('rollback, manual and automatic, with predictions flowing', () => {
+describe('rollback, manual and automatic, with predictions flowing', () => {
   let lifecycle: ModelLifecycleHandle;
   let loop: ServingLoopHandle;
   const feed = new PushOutcomeFeed();

@@ -1,6 +1,6 @@
 import { jetstream } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startModelLifecycle, type ModelLifecycleHandle } from '../../../../actors/lifecycle/model-lifecycle.ts';
 import type { ModelEvent } from '../../../../actors/lifecycle/events.schema.ts';
 import { childProcessTrainer, type Trainer } from '../../../../actors/lifecycle/trainer.ts';
@@ -8,9 +8,8 @@ import { getRetrainRun, getVersion, listVersions } from '../../../../sql/registr
 import { modelActiveSchema, publishJson, retrainResultSchema, subjects, type RetrainCommand, type RetrainResult } from '../../../../streams/index.ts';
 import { eventually, readStream } from '../../../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../../../helpers/system.ts';
-import { btcBars, tempDir } from '../../../support/models/fixtures.ts';
+import { marketBars, tempDir } from '../../../support/models/fixtures.ts';
 import { registryEnv, storeBars } from '../../../support/actors/lifecycle/fixtures.ts';
-import { describeRealData } from '../../../support/market/shared-data.ts';
 
 const SCOPE = 'binance.BTCUSDT';
 let sys: TestSystem;
@@ -80,7 +79,7 @@ beforeAll(async () => {
   artifacts = await tempDir('retrain');
   sys = await startTestSystem('lifecycle_retrain', { ARTIFACTS_DIR: artifacts.path });
   ({ kv } = await registryEnv(sys));
-  await storeBars(sys, 'binance', 'BTCUSDT', await btcBars(900, 5_000));
+  await storeBars(sys, 'binance', 'BTCUSDT', marketBars(900, 5_000));
   lifecycle = startModelLifecycle({ nc: sys.nc, db: sys.db, settings: sys.settings, log: sys.log, trainer, retryBaseMs: 100, gate, verification });
   await lifecycle.ready();
 });
@@ -91,7 +90,7 @@ afterAll(async () => {
   await artifacts?.dispose();
 });
 
-describeRealData('retraining on model.retrain.cmd', () => {
+describe('retraining on model.retrain.cmd', () => {
   it('trains in a child process, passes the gate as the first model of the scope, deploys and reports', async () => {
     setGate({ aucFloor: 0, baselineMargin: 100 }, { minDirectionAccuracy: 0.3 });
     await command({ requestId: 'first', venue: 'binance', symbol: 'BTCUSDT', trigger: 'manual', config: tiny });

@@ -1,5 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPredictors, type PredictorsHandle } from '../../../../actors/prediction/predictor.ts';
 import { barMessage, synthBars } from '../../../../market/index.ts';
 import { NaiveBaseline, selectBackend, type OhlcvBar } from '../../../../models/index.ts';
@@ -18,20 +18,19 @@ import { readPredictions } from '../../../../sql/predictions.repo.ts';
 import { predictionSchema, publishJson, publishPipelined, retrainResultSchema, subjects, type Prediction, type RetrainResult } from '../../../../streams/index.ts';
 import { eventually, readStream } from '../../../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../../../helpers/system.ts';
-import { btcBars } from '../../../support/models/fixtures.ts';
-import { describeRealData } from '../../../support/market/shared-data.ts';
+import { marketBars } from '../../../support/models/fixtures.ts';
 import { LocalGateSink } from '../../../../bench/support/local-gate-sink.ts';
 
 const spec = { lookback: 12, horizon: 1, volWindow: 20, context: false };
 const VENUE = 'binance';
 const SYMBOL = 'BTCNEW'; // BTCUSDT replayed as a symbol no model has seen
 
-describeRealData('weights move from the prior toward the better component', () => {
-  it('on real BTCUSDT bars, naive-zero (good) vs naive-last (bad, Brier ≈ 0.32) as the online model', async () => {
+describe('weights move from the prior toward the better component', () => {
+  it('on seeded market bars, naive-zero (good) vs naive-last (bad, Brier ≈ 0.32) as the online model', async () => {
     const models = new StaticModelSource([{ role: 'pretrained', version: 'zero', regime: 'any', predictor: new NaiveBaseline('naive-zero', 12) }]);
     models.setOnline('v', 'S', { role: 'online', version: 'last', regime: 'any', predictor: new NaiveBaseline('naive-last', 12) });
     const engine = new HybridEngine(models, { spec });
-    const bars = await btcBars(400, 20_000);
+    const bars = marketBars(400, 20_000);
     const outs = engine.step(bars.map((b) => ({ ...b, venue: 'v', symbol: 'S' }))).outputs;
     const w = (i: number) => outs[i]?.prediction.components.find((c) => c.role === 'pretrained')?.weight ?? NaN;
     expect(w(0), 'first prediction: the 0.5/0.5 prior').toBeCloseTo(0.5, 12);
@@ -50,7 +49,7 @@ describeRealData('weights move from the prior toward the better component', () =
   });
 });
 
-describeRealData('cold start on real data through NATS and PostgreSQL', () => {
+describe('cold start on market bars through NATS and PostgreSQL', () => {
   let sys: TestSystem;
   let handle: PredictorsHandle | undefined;
   let models: StaticModelSource;
@@ -60,7 +59,7 @@ describeRealData('cold start on real data through NATS and PostgreSQL', () => {
   beforeAll(async () => {
     await selectBackend({ force: 'wasm' });
     sys = await startTestSystem('pred_cold');
-    // Phase 1 from synthetic data only: the real symbol is never in training.
+    // Phase 1 from other synthetic data only: the symbol is never in training.
     const synth = new Map<string, OhlcvBar[]>();
     for (const b of synthBars({ symbols: 2, minutes: 2_500, seed: 4 })) synth.set(b.symbol, [...(synth.get(b.symbol) ?? []), b]);
     const pre = await pretrainRegimeModels([...synth].map(([name, bars]) => ({ name, bars })), {
@@ -97,7 +96,7 @@ describeRealData('cold start on real data through NATS and PostgreSQL', () => {
     });
     await handle.ready();
     const js = jetstream(sys.nc);
-    const bars = await btcBars(700, 1_000);
+    const bars = marketBars(700, 1_000);
     const need = spec.volWindow + spec.lookback;
     const publish = (list: readonly OhlcvBar[], symbol = SYMBOL) =>
       publishPipelined(js, list.map((b) => barMessage(VENUE, symbol, { ...b })));
@@ -177,7 +176,7 @@ describeRealData('cold start on real data through NATS and PostgreSQL', () => {
     quality.set(`${VENUE}.QUAR`, 'quarantined');
     quality.set(`${VENUE}.DEGR`, 'degraded');
     const js = jetstream(sys.nc);
-    const bars = await btcBars(60, 5_000);
+    const bars = marketBars(60, 5_000);
     await publishPipelined(js, [...bars.map((b) => barMessage(VENUE, 'QUAR', { ...b })), ...bars.map((b) => barMessage(VENUE, 'DEGR', { ...b }))]);
     await eventually(() => handle?.status(VENUE, 'QUAR').bars === 60 && handle.status(VENUE, 'DEGR').bars === 60, 20_000, 'bars of both consumed');
     await eventually(async () => (await readStream(sys.nc, 'SIGNALS', `signal.pred.${VENUE}.DEGR`)).length === 60 - 32 + 1, 20_000, 'degraded predictions');
@@ -192,7 +191,7 @@ describeRealData('cold start on real data through NATS and PostgreSQL', () => {
     await handle.stop();
     handle = startPredictors({ nc: sys.nc, db: sys.db, settings: sys.settings, log: sys.log, models, spec, fineTune: false, quality: (venue, symbol) => quality.get(`${venue}.${symbol}`) });
     await handle.ready();
-    const next = (await btcBars(1, 1_700))[0];
+    const next = (marketBars(1, 1_700))[0];
     if (!next) throw new Error('no bar');
     const before = (await readPredictions(sys.db, VENUE, SYMBOL)).length;
     await publishPipelined(jetstream(sys.nc), [barMessage(VENUE, SYMBOL, { ...next })]);

@@ -1,5 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { weighterActorId } from '../../../../actors/prediction/confidence-weighter.effects.ts';
 import { startPredictors, type PredictorsHandle } from '../../../../actors/prediction/predictor.ts';
 import { barMessage } from '../../../../market/index.ts';
@@ -7,10 +7,9 @@ import { NaiveBaseline } from '../../../../models/index.ts';
 import { StaticModelSource } from '../../../../actors/prediction/index.ts';
 import { readSnapshots } from '../../../../sql/index.ts';
 import { publishPipelined } from '../../../../streams/index.ts';
-import { btcBars } from '../../../support/models/fixtures.ts';
+import { marketBars } from '../../../support/models/fixtures.ts';
 import { eventually } from '../../../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../../../helpers/system.ts';
-import { describeRealData } from '../../../support/market/shared-data.ts';
 
 const spec = { lookback: 12, horizon: 1, volWindow: 20, context: false };
 
@@ -19,7 +18,7 @@ const spec = { lookback: 12, horizon: 1, volWindow: 20, context: false };
  * prediction, so the weighter snapshot must never be behind it: the predictor
  * saves the snapshots of a batch before it stores the batch's predictions.
  */
-describeRealData('the predictor saves weights before predictions', () => {
+describe('the predictor saves weights before predictions', () => {
   let sys: TestSystem;
   let handle: PredictorsHandle | undefined;
 
@@ -37,7 +36,7 @@ describeRealData('the predictor saves weights before predictions', () => {
     const models = new StaticModelSource([{ role: 'pretrained', version: 'zero', regime: 'any', predictor: new NaiveBaseline('naive-zero', 12) }]);
     handle = startPredictors({ nc: sys.nc, db: sys.db, settings: sys.settings, log: sys.log, models, spec, fineTune: false, quality: () => undefined, preloadBars: 0 });
     await handle.ready();
-    const bars = await btcBars(40, 1_000);
+    const bars = marketBars(40, 1_000);
     await publishPipelined(jetstream(sys.nc), bars.map((b) => barMessage('v', 'ORDER', { ...b })));
     await eventually(async () => (await readSnapshots(sys.db, [weighterActorId('v', 'ORDER')])).length === 1, 20_000, 'the weighter snapshot');
     const { rows } = await sys.db.query<{ n: string }>('SELECT count(*) AS n FROM predictions');

@@ -13,7 +13,7 @@ import { upsertBars, withTransaction } from '../../../../sql/index.ts';
 import { KV_BUCKETS, ensureTopology, openBucket, type Bar } from '../../../../streams/index.ts';
 import type { RegistryEnv } from '../../../../actors/lifecycle/registry.ts';
 import type { TestSystem } from '../../../helpers/system.ts';
-import { btcBars, tempDir } from '../../models/fixtures.ts';
+import { marketBars, tempDir } from '../../models/fixtures.ts';
 
 /** The feature layout of every tiny test model (also what the serving loop cuts windows with). */
 export const TINY_SPEC = { lookback: 12, horizon: 1, volWindow: 20, context: false } as const;
@@ -45,7 +45,7 @@ export type TinyModel = { runId: string; packed: PackedArtifact; bars: OhlcvBar[
 export async function trainTinyModels(n: number, label: string): Promise<{ models: TinyModel[]; dispose: () => Promise<void> }> {
   const backend = await selectBackend({ force: 'wasm' });
   const dir = await tempDir(`lifecycle-${label}`);
-  const bars = await btcBars(900, 5_000);
+  const bars = marketBars(900, 5_000);
   const models: TinyModel[] = [];
   for (let i = 0; i < n; i += 1) {
     const runId = `${label}-${i}`;
