@@ -1,5 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActor, SimulatedClock, waitFor, type SnapshotFrom } from 'xstate';
 import { backfillMachine, type BackfillInput } from '../../../../actors/quality/backfill.machine.ts';
 import { createBackfillActors, type BackfillDeps } from '../../../../actors/quality/backfill.effects.ts';
@@ -13,21 +13,17 @@ import { eventually, readStream } from '../../../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../../../helpers/system.ts';
 import { carve, expectedGap, standardCarves, type Carve } from '../../../support/actors/quality/carve.ts';
 import { HistoryDir, storeLiveBars } from '../../../support/actors/quality/fixtures.ts';
+import { marketBars } from '../../../support/models/fixtures.ts';
 
 const SYMBOL = 'BTCUSDT';
 let sys: TestSystem;
 let history: HistoryDir;
-let all: BarRow[];
-let slice: BarRow[];
+/** Three days of the seeded market: the live series holes are carved from, and its history file. */
+const slice: BarRow[] = marketBars(3 * 1_440, 0);
 
 beforeAll(async () => {
-  [sys, history, all] = await Promise.all([
-    startTestSystem('quality_backfill'),
-    HistoryDir.create(),
-    readBarsCsv(BTCUSDT_CSV).then((r) => r.bars),
-  ]);
+  [sys, history] = await Promise.all([startTestSystem('quality_backfill'), HistoryDir.create()]);
   await ensureTopology(sys.nc, { maxAgeDays: 1, maxBytesMb: 64, duplicateWindowS: 60 });
-  slice = all.slice(0, 3 * 1_440);
 });
 afterAll(async () => {
   await sys?.dispose();
@@ -74,10 +70,10 @@ async function gapEvents(venue: string): Promise<GapEvent[]> {
   });
 }
 
-describeRealData('backfill actor on PostgreSQL + nats-server with CSV history', () => {
+describe('backfill actor on PostgreSQL + nats-server with CSV history', () => {
   it('detects every carved gap, fills it with the exact original values and records it', async () => {
     const venue = 'binance';
-    await history.link(venue, SYMBOL, BTCUSDT_CSV);
+    await history.write(venue, SYMBOL, slice);
     const carves = standardCarves(slice);
     await storeLiveBars(sys.db, venue, SYMBOL, carve(slice, carves));
     const provider = createCsvDirHistory({ dir: history.dir });
@@ -205,7 +201,7 @@ describeRealData('backfill actor on PostgreSQL + nats-server with CSV history', 
 
   it('follows md.bar.1m: a jump in bar time, a sequence jump and a silent feed each become a gap and get filled', async () => {
     const venue = 'binance_feed';
-    await history.link(venue, SYMBOL, BTCUSDT_CSV);
+    await history.write(venue, SYMBOL, slice);
     const part = slice.slice(0, 40);
     // The ingest path stores then publishes bars 0..19 and 25..29; 20..24 never arrive.
     const sent = [...part.slice(0, 20), ...part.slice(25, 30)];
@@ -251,7 +247,7 @@ describeRealData('backfill actor on PostgreSQL + nats-server with CSV history', 
 
   it('retries a failing provider with backoff; gives up leaving the gap open when it never answers', async () => {
     const venue = 'binance_flaky';
-    await history.link(venue, SYMBOL, BTCUSDT_CSV);
+    await history.write(venue, SYMBOL, slice);
     const part = slice.slice(0, 60);
     await storeLiveBars(sys.db, venue, SYMBOL, carve(part, [{ name: 'x', start: 10, end: 12 }]));
     const csv = createCsvDirHistory({ dir: history.dir });
@@ -284,7 +280,7 @@ describeRealData('backfill actor on PostgreSQL + nats-server with CSV history', 
 
   it('resumes gaps left open by an earlier run', async () => {
     const venue = 'binance_resume';
-    await history.link(venue, SYMBOL, BTCUSDT_CSV);
+    await history.write(venue, SYMBOL, slice);
     const part = slice.slice(0, 60);
     await storeLiveBars(sys.db, venue, SYMBOL, carve(part, [{ name: 'x', start: 30, end: 33 }]));
     await recordGaps(sys.db, [{ venue, symbol: SYMBOL, from: part[30]?.ts ?? 0, to: part[32]?.ts ?? 0, kind: 'time', bars: 3 }]);
@@ -297,6 +293,11 @@ describeRealData('backfill actor on PostgreSQL + nats-server with CSV history', 
 });
 
 describeRealData('backfill over the whole BTCUSDT file', () => {
+  let all: BarRow[];
+  beforeAll(async () => {
+    all = (await readBarsCsv(BTCUSDT_CSV)).bars;
+  });
+
   it('fills 40 carved gaps across 30,900 bars to the exact original', async () => {
     const venue = 'binance_full';
     await history.link(venue, SYMBOL, BTCUSDT_CSV);

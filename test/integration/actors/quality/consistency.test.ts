@@ -1,9 +1,9 @@
 import { jetstream } from '@nats-io/jetstream';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActor, waitFor } from 'xstate';
 import { consistencyMachine, type ConsistencyInput } from '../../../../actors/quality/consistency.machine.ts';
 import { createConsistencyActors, type ConsistencyDeps } from '../../../../actors/quality/consistency.effects.ts';
-import { readBarsCsv, type BarRow } from '../../../../market/index.ts';
+import type { BarRow } from '../../../../market/index.ts';
 import {
   checkWindow,
   DEFAULT_CHECK_CONFIG,
@@ -17,7 +17,7 @@ import {
 import { insertTicks } from '../../../../sql/index.ts';
 import { listQualityReports } from '../../../../sql/quality.repo.ts';
 import { encodeJson, ensureTopology, subjects, type Bar, type Tick } from '../../../../streams/index.ts';
-import { BTCUSDT_CSV, describeRealData } from '../../../support/market/shared-data.ts';
+import { marketBars } from '../../../support/models/fixtures.ts';
 import { readStream } from '../../../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../../../helpers/system.ts';
 
@@ -27,11 +27,10 @@ let sys: TestSystem;
 let clean: BarRow[];
 
 beforeAll(async () => {
-  const [system, read] = await Promise.all([startTestSystem('quality_consistency'), readBarsCsv(BTCUSDT_CSV)]);
-  sys = system;
+  sys = await startTestSystem('quality_consistency');
   await ensureTopology(sys.nc, { maxAgeDays: 1, maxBytesMb: 64, duplicateWindowS: 60 });
-  const start = read.bars.findIndex((b) => b.ts === Date.parse('2024-03-11T00:00:00Z'));
-  clean = read.bars.slice(start, start + 180); // 3 hours = 12 windows of 15 minutes
+  // 3 hours of the seeded market from 2024-03-11 00:00 UTC = 12 windows of 15 minutes.
+  clean = marketBars(180, 10 * 1_440);
 });
 afterAll(async () => {
   await sys?.dispose();
@@ -54,7 +53,7 @@ const toBar = (venue: string, b: BarRow): Bar => ({
   venue, symbol: SYMBOL, interval: '1m', ts: b.ts, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, source: 'live',
 });
 
-describeRealData('consistency actor on PostgreSQL + nats-server', () => {
+describe('consistency actor on PostgreSQL + nats-server', () => {
   it('the clean 3 hours raise no finding (precondition of the corruption run)', () => {
     let state = emptyCheckState();
     for (let i = 0; i < clean.length; i += 15) {

@@ -1,5 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, waitFor } from 'xstate';
 import { dataSyncMachine, type DataSyncInput } from '../../../../actors/quality/data-sync.machine.ts';
 import {
@@ -15,11 +15,11 @@ import {
 } from '../../../../actors/quality/data-sync.effects.ts';
 import { startDataSync } from '../../../../actors/quality/data-sync.ts';
 import { startMarketSync } from '../../../../actors/ingest/market-sync.ts';
-import { readBarsCsv, tickMessages, type BarRow } from '../../../../market/index.ts';
+import { tickMessages, type BarRow } from '../../../../market/index.ts';
 import { createCsvDirHistory } from '../../../../actors/quality/index.ts';
 import { readBars } from '../../../../sql/index.ts';
 import { ensureTopology, msgIds, publishPipelined, subjects } from '../../../../streams/index.ts';
-import { BTCUSDT_CSV, describeRealData } from '../../../support/market/shared-data.ts';
+import { marketBars } from '../../../support/models/fixtures.ts';
 import { eventually } from '../../../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../../../helpers/system.ts';
 import { HistoryDir, storeLiveBars } from '../../../support/actors/quality/fixtures.ts';
@@ -54,11 +54,12 @@ function applyDeliveries(deliveries: readonly Delivery[]): { series: SyncedBar[]
 /** A 20 % higher close (and high) for a correction. */
 const corrected = (b: BarRow): BarRow => ({ ...b, close: b.close * 1.2, high: Math.max(b.high, b.close * 1.2) });
 
-beforeAll(async () => {
-  all = (await readBarsCsv(BTCUSDT_CSV)).bars;
+beforeAll(() => {
+  // Bars shaped like a market, from the seeded generator: nothing here is a fact of one file.
+  all = marketBars(6_200, 0);
 });
 
-describeRealData('mergeBars', () => {
+describe('mergeBars', () => {
   it('dedups by ts, delivers newer revisions as corrections and past holes as late', () => {
     const s = all.slice(0, 10);
     const first = mergeBars(emptyMergeState(), [4, 0, 1, 2].map((i) => synced('v', s[i] as BarRow)), 3_600_000);
@@ -80,7 +81,7 @@ describeRealData('mergeBars', () => {
   });
 });
 
-describeRealData('dataSync machine with simulated effects', () => {
+describe('dataSync machine with simulated effects', () => {
   type Scenario = 'before' | 'at' | 'after';
   // History holds bars 0..99 (watermark = bar 99); the live stream starts at 90, 99 or 110.
   const liveStart: Record<Scenario, number> = { before: 90, at: 99, after: 110 };
@@ -149,7 +150,7 @@ describeRealData('dataSync machine with simulated effects', () => {
   }
 });
 
-describeRealData('dataSync on nats-server + PostgreSQL', () => {
+describe('dataSync on nats-server + PostgreSQL', () => {
   let sys: TestSystem;
   let history: HistoryDir;
 
@@ -198,7 +199,7 @@ describeRealData('dataSync on nats-server + PostgreSQL', () => {
     it(`real stream and database, live starting ${scenario} the watermark`, async () => {
       const venue = `sync_${scenario}`;
       const source = all.slice(1_000, 1_200);
-      await history.link(venue, SYMBOL, BTCUSDT_CSV);
+      await history.write(venue, SYMBOL, all);
       // The database lacks the first 10 bars (the provider has them); history read = bars 10..99.
       await storeLiveBars(sys.db, venue, SYMBOL, source.slice(10, 100));
       const { actor, got } = startHooked(venue, source[0]?.ts ?? 0, async ({ buffered }) => {

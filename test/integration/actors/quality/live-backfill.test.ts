@@ -1,5 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMarketSync, type MarketSyncHandle } from '../../../../actors/ingest/market-sync.ts';
 import { startQualitySupervisor, type QualitySupervisorHandle, type QualitySettings } from '../../../../actors/quality/quality-supervisor.ts';
 import { readBarsCsv, tickMessages, type BarRow } from '../../../../market/index.ts';
@@ -12,6 +12,7 @@ import { BTCUSDT_CSV, describeRealData } from '../../../support/market/shared-da
 import { eventually, readStream } from '../../../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../../../helpers/system.ts';
 import { carve, expectedGap, standardCarves, type Carve } from '../../../support/actors/quality/carve.ts';
+import { marketBars } from '../../../support/models/fixtures.ts';
 import { HistoryDir } from '../../../support/actors/quality/fixtures.ts';
 
 /**
@@ -65,11 +66,7 @@ async function barsConsumed(sup: QualitySupervisorHandle, venue: string, n: numb
   );
 }
 
-beforeAll(async () => {
-  all = (await readBarsCsv(BTCUSDT_CSV)).bars;
-});
-
-describeRealData('live replay with carved gaps -> backfill from CSV history', () => {
+describe('live replay with carved gaps -> backfill from CSV history', () => {
   let sys: TestSystem;
   let history: HistoryDir;
   let market: MarketSyncHandle;
@@ -81,7 +78,8 @@ describeRealData('live replay with carved gaps -> backfill from CSV history', ()
 
   beforeAll(async () => {
     [sys, history] = await Promise.all([startTestSystem('quality_live_backfill', { BAR_GRACE_MS: 300 }), HistoryDir.create()]);
-    slice = all.slice(0, 3 * 1_440);
+    // Three days of the seeded market: the live series the holes are carved from, and its history file.
+    slice = marketBars(3 * 1_440, 0);
     carves = standardCarves(slice);
     market = startMarketSync({ nc: sys.nc, db: sys.db, settings: sys.settings, log: sys.log });
     await market.ready();
@@ -100,7 +98,7 @@ describeRealData('live replay with carved gaps -> backfill from CSV history', ()
 
   it('detects every carved gap (start, single minutes, 90 minutes, across midnight, end) and fills it to the exact original', async () => {
     const venue = 'live_gaps';
-    await history.link(venue, SYMBOL, BTCUSDT_CSV);
+    await history.write(venue, SYMBOL, slice);
     const sent = carve(slice, carves);
     await replayTicks(sys, venue, sent);
     await barsConsumed(sup, venue, sent.length, 30_000);
@@ -164,7 +162,7 @@ describeRealData('whole BTCUSDT file replayed live through marketSync and the qu
   let sys: TestSystem;
 
   beforeAll(async () => {
-    sys = await startTestSystem('quality_live_clean', { BAR_GRACE_MS: 300 });
+    [sys, all] = await Promise.all([startTestSystem('quality_live_clean', { BAR_GRACE_MS: 300 }), readBarsCsv(BTCUSDT_CSV).then((r) => r.bars)]);
   });
   afterAll(async () => sys?.dispose());
 

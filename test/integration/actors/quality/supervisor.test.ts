@@ -1,18 +1,18 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../../../config/index.ts';
 import { parseQualitySettings, QualitySettingsError, startQualitySupervisor } from '../../../../actors/quality/quality-supervisor.ts';
-import { readBarsCsv, type BarRow } from '../../../../market/index.ts';
+import type { BarRow } from '../../../../market/index.ts';
 import { QualityBoard } from '../../../../actors/quality/index.ts';
 import { listGaps } from '../../../../sql/gaps.repo.ts';
 import { listQualityReports } from '../../../../sql/quality.repo.ts';
 import { ensureTopology, msgIds, publishPipelined, subjects, type Bar } from '../../../../streams/index.ts';
-import { BTCUSDT_CSV, describeRealData } from '../../../support/market/shared-data.ts';
+import { marketBars } from '../../../support/models/fixtures.ts';
 import { eventually } from '../../../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../../../helpers/system.ts';
 import { storeLiveBars } from '../../../support/actors/quality/fixtures.ts';
 
-describeRealData('parseQualitySettings', () => {
+describe('parseQualitySettings', () => {
   it('has documented defaults', () => {
     const q = parseQualitySettings(loadSettings({}));
     expect(q).toMatchObject({
@@ -44,11 +44,12 @@ describeRealData('parseQualitySettings', () => {
   });
 });
 
-describeRealData('quality supervisor on nats-server + PostgreSQL', () => {
+describe('quality supervisor on nats-server + PostgreSQL', () => {
   let sys: TestSystem;
   let bars: BarRow[];
   beforeAll(async () => {
-    [sys, bars] = await Promise.all([startTestSystem('quality_supervisor'), readBarsCsv(BTCUSDT_CSV).then((r) => r.bars.slice(0, 120))]);
+    sys = await startTestSystem('quality_supervisor');
+    bars = marketBars(120, 0);
     await ensureTopology(sys.nc, { maxAgeDays: 1, maxBytesMb: 64, duplicateWindowS: 60 });
   });
   afterAll(async () => sys?.dispose());
