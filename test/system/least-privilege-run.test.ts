@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../../sql/index.ts';
-import { BTCUSDT_CSV, describeRealData } from '../support/market/shared-data.ts';
+import { marketBars, writeBarsCsv } from '../support/models/fixtures.ts';
 import { NatsServer } from '../helpers/nats-server.ts';
 import { adminQuery, adminUrl } from '../helpers/postgres.ts';
 
@@ -54,7 +54,7 @@ function expectOneLineError(r: { code: number | null; stderr: string }, password
   expect(r.stderr, 'the password is never printed').not.toContain(password);
 }
 
-describeRealData('signals run as a least-privileged role that owns its database (real CLI, real data)', () => {
+describe('signals run as a least-privileged role that owns its database (real CLI, real servers)', () => {
   const suffix = randomBytes(4).toString('hex');
   const owner = `signals_app_${suffix}`;
   const guest = `signals_guest_${suffix}`;
@@ -83,9 +83,8 @@ describeRealData('signals run as a least-privileged role that owns its database 
     await adminQuery(`CREATE DATABASE ${ownDb} OWNER ${owner}`);
     await adminQuery(`CREATE DATABASE ${foreignDb}`);
     dir = mkdtempSync(join(tmpdir(), 'signals-lp-'));
-    csv = join(dir, 'btcusdt_150.csv');
-    const lines = readFileSync(BTCUSDT_CSV, 'utf8').split('\n');
-    writeFileSync(csv, `${lines.slice(0, BARS + 1).join('\n')}\n`);
+    csv = join(dir, 'market.csv');
+    await writeBarsCsv(csv, marketBars(BARS, 0));
     const env = { NATS_URL: nats.url, BAR_GRACE_MS: '500', LOG_LEVEL: 'info', METRICS_PORT: '0' };
     const replay = (databaseUrl: string) =>
       runCli(['run', '--exit-after-replay', '--csv', csv, '--symbol', 'BTCUSDT', '--venue', 'binance'], { ...env, DATABASE_URL: databaseUrl });
@@ -102,7 +101,7 @@ describeRealData('signals run as a least-privileged role that owns its database 
     for (const role of [owner, guest, nologin]) await adminQuery(`DROP ROLE IF EXISTS ${role}`);
   });
 
-  it(`replays ${BARS} real BTCUSDT bars to predictions stored in its own database, exit 0`, async () => {
+  it(`replays ${BARS} market bars to predictions stored in its own database, exit 0`, async () => {
     const r = await run('owner');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr, 'no internal error').not.toMatch(/internal error/);

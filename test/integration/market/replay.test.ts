@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { replayCommand } from '../../../cli/commands/replay.ts';
 import { synthCommand } from '../../../cli/commands/synth.ts';
 import { readBarsCsv, sumDecimal, toDecimalUnits, decimalEquals, synthBars } from '../../../market/index.ts';
 import { barSchema, decodeJson, tickSchema, type Bar, type Tick } from '../../../streams/index.ts';
 import { NatsServer } from '../../helpers/nats-server.ts';
-import { BTCUSDT_CSV, describeRealData, missingRealData } from '../../support/market/shared-data.ts';
+import { marketBars } from '../../support/models/fixtures.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'replay-'));
@@ -67,12 +67,16 @@ const ticksOf = (stored: Stored[]): Tick[] =>
     return r.value;
   });
 
-// The first 20 minutes of the real file plus one bad row and one row off the minute.
-const sliceLines = missingRealData === undefined ? readFileSync(BTCUSDT_CSV, 'utf8').split('\n').slice(0, 21) : [];
+// 20 minutes of the seeded market from 2024-03-01 00:00 UTC, plus one bad row and one row off the minute.
+const first20 = marketBars(20, 0);
+const sliceLines = [
+  'timestamp,open,high,low,close,volume',
+  ...first20.map((b) => [new Date(b.ts).toISOString(), b.open, b.high, b.low, b.close, b.volume].join(',')),
+];
 const slice = join(dir, 'slice.csv');
 writeFileSync(slice, [...sliceLines, '2024-03-01T00:20:00Z,1,0.5,2,1,1', '2024-03-01T00:21:30Z,1,1,1,1,1', ''].join('\n'));
 
-describeRealData('signals replay against a private nats-server', () => {
+describe('signals replay against a private nats-server', () => {
   it('publishes each bar as four ticks that aggregate back to the bar, with contract msg ids', async () => {
     const r = await run(replayCommand, ['--csv', slice, '--venue', 'binance', '--symbol', 'BTCUSDT', '--json']);
     expect(r.code, r.err).toBe(0);
@@ -117,7 +121,9 @@ describeRealData('signals replay against a private nats-server', () => {
     expect(bars.length).toBe(20);
     expect(bars.every((b) => b.source === 'replay' && b.interval === '1m')).toBe(true);
     expect(stored.map((s) => s.msgId)).toEqual(bars.map((b) => `binance:BTCBARS:${b.ts}`));
-    expect(bars[0]).toMatchObject({ ts: Date.UTC(2024, 2, 1), open: 61130.99, high: 61197.66, low: 61126, close: 61196, volume: 121.02208 });
+    const { ts, open, high, low, close, volume } = first20[0] ?? { ts: 0, open: 0, high: 0, low: 0, close: 0, volume: 0 };
+    expect(bars[0]).toMatchObject({ ts, open, high, low, close, volume });
+    expect(ts).toBe(Date.UTC(2024, 2, 1));
   });
 
   it('--speed N paces by bar open time', async () => {
@@ -161,7 +167,7 @@ describeRealData('signals replay against a private nats-server', () => {
   });
 });
 
-describeRealData('signals replay and synth as a process: exit codes and one-line errors', () => {
+describe('signals replay and synth as a process: exit codes and one-line errors', () => {
   const cli = (...args: string[]) =>
     spawnSync(join(root, 'node_modules/.bin/tsx'), ['cli/main.ts', ...args], {
       cwd: root,

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { BarsFileError, parseBarsJsonl, readBars, readBarsCsv, type RowError } from '../../../market/bars-csv.ts';
 import { BTCUSDT_CSV, DAILY_CSV, describeRealData } from '../../support/market/shared-data.ts';
 
@@ -62,7 +62,7 @@ describeRealData('readBarsCsv on the daily long-format file', () => {
   });
 });
 
-describeRealData('readBarsCsv formats and bad rows', () => {
+describe('readBarsCsv formats and bad rows', () => {
   it('accepts any column order and case, extra columns, quotes, CRLF and every timestamp form', async () => {
     const path = file(
       'good.csv',

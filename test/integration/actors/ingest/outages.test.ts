@@ -1,15 +1,14 @@
 import { jetstream } from '@nats-io/jetstream';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMarketSync } from '../../../../actors/ingest/market-sync.ts';
-import { barToTicks, readBarsCsv, type BarRow } from '../../../../market/index.ts';
+import { barToTicks, type BarRow } from '../../../../market/index.ts';
 import { adminQuery } from '../../../helpers/postgres.ts';
 import { countTicks, readBars } from '../../../../sql/index.ts';
 import { connectNats, msgIds, publishPipelined, subjects, type Tick } from '../../../../streams/index.ts';
 import { eventually, readStream } from '../../../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../../../helpers/system.ts';
-import { BTCUSDT_CSV, describeRealData } from '../../../support/market/shared-data.ts';
+import { marketBars } from '../../../support/models/fixtures.ts';
 
-const BTC = BTCUSDT_CSV;
 
 function ticksOf(bars: readonly BarRow[], venue: string): Tick[] {
   const out: Tick[] = [];
@@ -21,12 +20,12 @@ function ticksOf(bars: readonly BarRow[], venue: string): Tick[] {
   return out;
 }
 
-describeRealData('marketSync through outages (degraded, retries, recovers, drops nothing)', () => {
+describe('marketSync through outages (degraded, retries, recovers, drops nothing)', () => {
   let sys: TestSystem;
   let bars: BarRow[];
   beforeAll(async () => {
     sys = await startTestSystem('outage', { BAR_GRACE_MS: 300, INGEST_BATCH_SIZE: 500, RETRY_MIN_MS: 50, RETRY_MAX_MS: 500 });
-    ({ bars } = await readBarsCsv(BTC));
+    bars = marketBars(8_000, 0);
   });
   afterAll(async () => {
     await adminQuery(`ALTER DATABASE ${sys.database.name} ALLOW_CONNECTIONS true`).catch(() => undefined);

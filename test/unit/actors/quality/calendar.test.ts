@@ -1,4 +1,4 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readBarsCsv } from '../../../../market/index.ts';
 import { calendarForVenue, createCalendar, findTimeGaps, nyseHolidays } from '../../../../actors/quality/index.ts';
 import { DAILY_CSV, describeRealData } from '../../../support/market/shared-data.ts';
@@ -7,7 +7,7 @@ const DAY = 86_400_000;
 const day = (iso: string): number => Date.parse(`${iso}T00:00:00Z`);
 const isoDays = (days: number[]): string[] => days.map((d) => new Date(d * DAY).toISOString().slice(0, 10)).sort();
 
-describeRealData('NYSE holidays by rule', () => {
+describe('NYSE holidays by rule', () => {
   it('gives the published full-day closures of 2019, 2020, 2022 and 2023', () => {
     expect(isoDays(nyseHolidays(2019))).toEqual([
       '2019-01-01', '2019-01-21', '2019-02-18', '2019-04-19', '2019-05-27', '2019-07-04', '2019-09-02', '2019-11-28', '2019-12-25',
@@ -33,7 +33,7 @@ describeRealData('NYSE holidays by rule', () => {
   });
 });
 
-describeRealData('NYSE minute sessions', () => {
+describe('NYSE minute sessions', () => {
   const nyse = createCalendar('nyse');
   it('opens 09:30 New York time on both sides of the March 2024 DST switch', () => {
     const friday = nyse.expectedBarTimes(day('2024-03-08'), day('2024-03-09') - 1, '1m');
