@@ -15,7 +15,6 @@ import {
   type WeightKeeperFactory,
   type LiveOutcome,
 } from './index.ts';
-import { symbolQualityState } from '../quality/index.ts';
 import { insertPredictions, readBars, upsertBars, withTransaction, type Db } from '../../sql/index.ts';
 import {
   ackPublisher,
@@ -94,7 +93,7 @@ export type PredictorDeps = {
   /** Feature layout; default: that of the pretrained models (the longest lookback), else DEFAULT_PREDICTOR_SPEC. */
   spec?: FeatureSpec;
   engine?: Partial<Omit<HybridEngineConfig, 'spec'>>;
-  /** Data health per symbol (default: quality/'s process-wide board). */
+  /** Data health per symbol (default: none known; the system passes its quality board's). */
   quality?: QualityLookup;
   /** Weight keepers (default: one confidence-weighter machine per symbol). */
   weightKeeper?: WeightKeeperFactory;
@@ -155,7 +154,8 @@ export function createPredictorActors(deps: PredictorDeps) {
   const weighters = deps.weightKeeper ? undefined : createPersistentWeighters({ db: deps.db, log, ...(deps.engine?.weighter ? { config: deps.engine.weighter } : {}) });
   const weightKeeper = deps.weightKeeper ?? weighters?.factory ?? createConfidenceWeighters(deps.engine?.weighter);
   const engine = new HybridEngine(deps.models, engineConfig, { weightKeeper, ...(deps.now ? { now: deps.now } : {}), ...(deps.onOutcome ? { onOutcome: deps.onOutcome } : {}) });
-  const quality: QualityLookup = deps.quality ?? ((venue, symbol) => symbolQualityState(venue, symbol));
+  // Without a quality supervisor in this process (a scale-out standby, a test) no symbol's health is known.
+  const quality: QualityLookup = deps.quality ?? (() => undefined);
   const preloadBars = deps.preloadBars ?? Math.max(engine.barsNeeded, 120);
   const poisonFailures = deps.poisonFailures ?? new Map<number, number>();
   for (const m of deps.models.snapshot('_', '_').pretrained) {

@@ -3,12 +3,11 @@ import { fromPromise } from 'xstate';
 import type { Logger } from '../../config/index.ts';
 import {
   checkWindow,
-  qualityBoard,
+  QualityBoard,
   type BarInputOptions,
   type CheckConfig,
   type CheckState,
   type HealthState,
-  type QualityBoard,
   type QualityStateChanged,
   type TickAggregate,
 } from './index.ts';
@@ -23,7 +22,7 @@ export type ConsistencyDeps = BarInputOptions & {
   db: Db;
   js: JetStreamClient;
   log: Logger;
-  /** Where symbol states are announced in-process (default: the process-wide board). */
+  /** Where symbol states are announced in-process (default: a board of this actor's own). */
   board?: QualityBoard;
   /** Raises `ops.alert.quarantined` / `degraded` / `recovered` when a symbol's health changes. */
   alert?: Alerter;
@@ -36,7 +35,7 @@ export type ConsistencyDeps = BarInputOptions & {
  */
 export function createConsistencyActors(deps: ConsistencyDeps) {
   const { db, js } = deps;
-  const board = deps.board ?? qualityBoard;
+  const board = deps.board ?? new QualityBoard();
   const log = deps.log.child({ actor: 'consistency' });
   const now = deps.now ?? Date.now;
 

@@ -41,13 +41,10 @@ export class QualityBoard {
   }
 }
 
-/** The process-wide board the consistency actors write to unless given another. */
-export const qualityBoard = new QualityBoard();
-
 /**
- * A symbol's data health as this process knows it: `undefined` while no report
- * has been made yet. The function other actors call before acting on a symbol.
+ * A symbol's data health as `board` knows it: `undefined` while no report has been
+ * made yet. The function other actors call before acting on a symbol.
  */
-export function symbolQualityState(venue: string, symbol: string, board: QualityBoard = qualityBoard): HealthState | undefined {
+export function symbolQualityState(venue: string, symbol: string, board: QualityBoard): HealthState | undefined {
   return board.get(venue, symbol)?.state;
 }

@@ -5,14 +5,13 @@ import { createActor, waitFor, type Actor } from 'xstate';
 import { SignalsError, type Logger, type QualityEnvSettings, type Settings } from '../../config/index.ts';
 import {
   createCsvDirHistory,
-  qualityBoard,
+  QualityBoard,
   type CalendarMap,
   type CalendarSpec,
   type FeedBar,
   type Finding,
   type HealthState,
   type HistoryProvider,
-  type QualityBoard,
 } from './index.ts';
 import { listGaps } from '../../sql/index.ts';
 import type { Db } from '../../sql/index.ts';
@@ -174,6 +173,7 @@ export type QualitySupervisorDeps = {
   calendars?: CalendarMap;
   /** Overrides of the quality settings of `settings` (tests, CLI flags). */
   quality?: Partial<QualitySettings>;
+  /** Where the symbols' health is announced: the system passes the board its predictor reads (default: one of this supervisor's own). */
   board?: QualityBoard;
   /** `ops.alert.quarantined` / `degraded` / `recovered` on a symbol's health changes. */
   alert?: Alerter;
@@ -254,7 +254,7 @@ export async function startQualitySupervisor(deps: QualitySupervisorDeps): Promi
   const q: QualitySettings = { ...parseQualitySettings(deps.settings), ...deps.quality };
   const calendars: CalendarMap = { ...q.calendars, ...deps.calendars };
   const log = deps.log.child({ actor: 'qualitySupervisor' });
-  const board = deps.board ?? qualityBoard;
+  const board = deps.board ?? new QualityBoard();
   const js = jetstream(deps.nc);
   const jsm = await jetstreamManager(deps.nc);
   await ensureDurable(jsm, {

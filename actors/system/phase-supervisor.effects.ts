@@ -22,6 +22,7 @@ import {
   parseQualitySettings,
   startHistoryLoader,
   startQualitySupervisor,
+  QualityBoard,
   type HistoryLoaderHandle,
   type QualitySupervisorHandle,
 } from '../quality/index.ts';
@@ -135,6 +136,8 @@ export function createSupervisorActors(deps: SupervisorDeps) {
   };
   /** The predictor's failed handlings per bar: a poison bar crashes it, and the count must outlive the restart. */
   const predictorFailures = new Map<number, number>();
+  /** The symbols' health: the quality supervisor announces it, the predictor withholds quarantined symbols by it. */
+  const board = new QualityBoard();
   const startPredictor = async () => {
     if (!children.models) throw new Error('model source not started');
     await retire(children.predictor, 'predictor');
@@ -148,6 +151,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
       sink: new RegistryCandidateSink({ env: await registryEnv(), models: children.models, actor: 'fine-tuner', gate: gateFromSettings(deps.settings) }),
       onOutcome: (o) => children.outcomes.push(o),
       poisonFailures: predictorFailures,
+      quality: (venue, symbol) => board.get(venue, symbol)?.state,
       // Retrain commands are the lifecycle's; the predictor fine-tunes on its own triggers.
       retrainCommands: false,
       lane,
@@ -229,6 +233,7 @@ export function createSupervisorActors(deps: SupervisorDeps) {
       log: deps.log,
       provider,
       alert,
+      board,
       ...(history ? { onNewSymbol: (venue: string, symbol: string, firstTs: number) => history.add(venue, symbol, firstTs) } : {}),
     });
   };

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerCandidate, rejectVersion, type RegistryEnv } from '../../actors/lifecycle/index.ts';
 import type { ModelEvent } from '../../actors/lifecycle/events.schema.ts';
 import { encodeModel, loadPredictor, packArtifact, selectBackend } from '../../models/index.ts';
-import { listDeployments, readPredictions, type Db } from '../../sql/index.ts';
+import { listDeployments, readBars, readPredictions, type Db } from '../../sql/index.ts';
 import { modelActiveSchema, type Prediction } from '../../streams/index.ts';
 import type { BarRow } from '../../market/index.ts';
 import { eventually, readStream } from '../helpers/stream-reader.ts';
@@ -65,17 +65,25 @@ describeRealData('the shipped loops of `signals run`', () => {
     const mark = (what: string) => console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
 
     // A symbol whose price jumps by half every minute after 90 quiet ones: quarantined, with an alert.
-    const jumpy = bars.slice(0, 140).map((b, i) => {
+    const jumpy = bars.slice(0, 151).map((b, i) => {
       const k = i < 90 ? 1 : i % 2 === 0 ? 1.5 : 1 / 1.5;
       return { ...b, open: b.open * k, high: b.high * k, low: b.low * k, close: b.close * k };
     });
-    await publishFeed(sys.nc, tickFeed(VENUE, [JUMPY], jumpy), 0);
+    const jumpyFeed = tickFeed(VENUE, [JUMPY], jumpy);
+    await publishFeed(sys.nc, jumpyFeed.slice(0, 140), 0);
     await eventually(
       async () => (await readStream<{ symbol?: string }>(sys.nc, 'OPS_EVENTS', 'ops.alert.quarantined')).some((m) => m.data.symbol === JUMPY),
       60_000,
       'ops.alert.quarantined for the jumping symbol',
     );
     mark('quarantined alert');
+    // Its bars from now on are stored but not predicted: ten more minutes of it (the eleventh closes the tenth).
+    await publishFeed(sys.nc, jumpyFeed.slice(140), 0);
+    const after = jumpy[140]?.ts ?? 0;
+    await eventually(async () => (await readBars(sys.db, VENUE, JUMPY)).filter((b) => b.ts >= after).length >= 10, 30_000, 'the bars after the quarantine stored');
+    const jumpyPredicted = await readPredictions(sys.db, VENUE, JUMPY);
+    expect(jumpyPredicted.length, 'the symbol was predicted before it was quarantined').toBeGreaterThan(0);
+    expect(jumpyPredicted.filter((p) => p.ts >= after).map((p) => p.ts), 'no prediction of a quarantined symbol').toEqual([]);
 
     // History of the real symbol: the cold-start fine-tune runs at bar 400 in the worker thread.
     const feed = tickFeed(VENUE, [SYM], bars);
