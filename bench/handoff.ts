@@ -130,6 +130,19 @@ try {
     }
   })();
 
+  // Where the backlog sits: history bars stored by the ingest path vs predicted, sampled every 100 ms.
+  const stages: { at: number; stored: number; predicted: number }[] = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const r = await sys.db.query<{ n: string }>('SELECT count(*) AS n FROM bars_1m WHERE venue = $1', [VENUE]);
+      let predicted = 0;
+      for (const l of received.values()) predicted += l.length;
+      stages.push({ at: performance.now(), stored: Number(r.rows[0]?.n ?? 0), predicted });
+      await sleep(100);
+    }
+  })();
+
   const js = jetstream(sys.nc);
   const floorMs = await roundTripFloor(sys.nc);
   const histStart = performance.now();
@@ -157,7 +170,8 @@ try {
   const waitUntil = performance.now() + 60_000;
   while ((received.get(lastClosed)?.length ?? 0) < SYMBOLS && performance.now() < waitUntil) await sleep(50);
   polling = false;
-  await poller;
+  sampling = false;
+  await Promise.all([poller, sampler]);
   pred.unsubscribe();
   events.unsubscribe();
 
@@ -196,6 +210,13 @@ try {
     ws.length === 0 ? 'no full window' : `p99 median ${fmt(pct(ws.map((w) => w.p99Ms), 0.5))}, worst window p99 ${fmt(Math.max(...ws.map((w) => w.p99Ms)))}, max ${fmt(Math.max(...ws.map((w) => w.maxMs)))} (${ws.length} windows)`;
 
   console.log(`floor (same run): NATS round trip median ${fmt(floorMs)}`);
+  // History bars that close during the history: all but each symbol's last; predicted: all but the warm-up ones.
+  const storedAll = stages.find((x) => x.stored >= SYMBOLS * (HISTORY - 1));
+  const atEnd = stages.find((x) => x.at >= histEnd);
+  console.log(
+    `pipeline: at the last history tick ${atEnd?.stored ?? '?'} bars stored, ${atEnd?.predicted ?? '?'} predicted (of ${SYMBOLS * (HISTORY - 1)} closed); ` +
+      `every closed history bar stored ${storedAll ? `${fmt(storedAll.at - histEnd)} after the last history tick` : 'never'}`,
+  );
   console.log(
     `catch-up: every history bar predicted ${historyDone ? `${fmt(lastHistoryPrediction - histEnd)} after the last history tick` : 'NOT within the run'}; ` +
       `live latency settled (every bar ≤ ${SETTLED_MS} ms from then on) ${settleAt === undefined ? 'never' : `${fmt(settleAt - histEnd)} after the last history tick (live minute ${settleIdx} of ${liveBars.length})`}`,

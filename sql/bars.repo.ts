@@ -75,15 +75,22 @@ export async function closeBarsFromTicks(
     `WITH k AS (
        SELECT DISTINCT v, s, m FROM unnest($1::text[], $2::text[], $3::bigint[]) AS k(v, s, m)
      ), agg AS (
-       SELECT k.v AS venue, k.s AS symbol, ${MS_TO_TS('k.m')} AS ts,
-              (array_agg(t.price ORDER BY t.ts, t.trade_id COLLATE "C"))[1] AS open,
-              max(t.price) AS high, min(t.price) AS low,
-              (array_agg(t.price ORDER BY t.ts DESC, t.trade_id COLLATE "C" DESC))[1] AS close,
-              sum(t.size::numeric)::float8 AS volume, count(*)::int AS trades
-       FROM k JOIN ticks t
-         ON t.venue = k.v AND t.symbol = k.s
-        AND t.ts >= ${MS_TO_TS('k.m')} AND t.ts < ${MS_TO_TS('(k.m + 60000)')}
-       GROUP BY k.v, k.s, k.m
+       -- One index range scan per minute (LATERAL). A join on (venue, symbol) with the
+       -- time range as a filter lets the planner hash-join every tick of the series
+       -- against every minute: quadratic when a batch closes many minutes of few
+       -- symbols (catching up after a burst of history).
+       SELECT k.v AS venue, k.s AS symbol, ${MS_TO_TS('k.m')} AS ts, a.open, a.high, a.low, a.close, a.volume, a.trades
+       FROM k CROSS JOIN LATERAL (
+         SELECT (array_agg(t.price ORDER BY t.ts, t.trade_id COLLATE "C"))[1] AS open,
+                max(t.price) AS high, min(t.price) AS low,
+                (array_agg(t.price ORDER BY t.ts DESC, t.trade_id COLLATE "C" DESC))[1] AS close,
+                sum(t.size::numeric)::float8 AS volume, count(*)::int AS trades
+         FROM ticks t
+         WHERE t.venue = k.v AND t.symbol = k.s
+           AND t.ts >= ${MS_TO_TS('k.m')} AND t.ts < ${MS_TO_TS('(k.m + 60000)')}
+       ) a
+       -- A minute without ticks has no bar (the aggregate of no rows is one row of nulls).
+       WHERE a.trades > 0
      ), up AS (
        INSERT INTO bars_1m (venue, symbol, ts, open, high, low, close, volume, trades, source)
        SELECT venue, symbol, ts, open, high, low, close, volume, trades, $4 FROM agg
