@@ -146,6 +146,11 @@ export const backfillMachine = setup({
     fillDelay: ({ context }) => delayFor(context.config, context.jobs[0]?.attempts ?? 1),
   },
   actions: {
+    // The same as in the other quality machines: a failed step counts towards the backoff and says why.
+    recordError: assign({
+      errorStreak: ({ context }) => context.errorStreak + 1,
+      lastError: ({ event }) => errorText((event as { error?: unknown }).error),
+    }),
     observeBars: assign(({ context, event }) => {
       if (event.type !== 'bars.closed') return {};
       const scope = scopeOf(context);
@@ -220,10 +225,7 @@ export const backfillMachine = setup({
         },
         onError: {
           target: 'startWait',
-          actions: assign({
-            errorStreak: ({ context }) => context.errorStreak + 1,
-            lastError: ({ event }) => errorText(event.error),
-          }),
+          actions: 'recordError',
         },
       },
     },
@@ -260,10 +262,7 @@ export const backfillMachine = setup({
                 },
                 onError: {
                   target: 'waiting',
-                  actions: assign({
-                    errorStreak: ({ context }) => context.errorStreak + 1,
-                    lastError: ({ event }) => errorText(event.error),
-                  }),
+                  actions: 'recordError',
                 },
               },
             },
@@ -297,10 +296,7 @@ export const backfillMachine = setup({
                 },
                 onError: {
                   target: 'waiting',
-                  actions: assign({
-                    errorStreak: ({ context }) => context.errorStreak + 1,
-                    lastError: ({ event }) => errorText(event.error),
-                  }),
+                  actions: 'recordError',
                 },
               },
             },
