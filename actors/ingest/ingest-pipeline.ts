@@ -33,7 +33,7 @@ import type { BarLane, LaneBar } from './bar-lane.ts';
 import { deadLetter, type UndeliverableLetter } from '../../streams/index.ts';
 import { MinuteTracker, minuteOf, type BatchPlan } from './minute-tracker.ts';
 import { OpenBarBook } from './open-bars.ts';
-import { validateTick, type TickValidationOptions } from './tick-validation.ts';
+import { SubjectScopes, validateTick, type TickValidationOptions } from './tick-validation.ts';
 
 export type IngestPipelineDeps = {
   js: JsPublisher;
@@ -104,6 +104,7 @@ function conflictIssue(c: TickConflict): string {
  */
 export class IngestPipeline {
   readonly tracker = new MinuteTracker();
+  private readonly scopes = new SubjectScopes();
   private readonly book: OpenBarBook | undefined;
   private readonly now: () => number;
   /** Keys of the ticks inserted by batches launched and not yet committed. */
@@ -198,7 +199,7 @@ export class IngestPipeline {
     const valid: PulledMsg[] = [];
     const rejected: { msg: PulledMsg; failure: DecodeFailure }[] = [];
     for (const msg of msgs) {
-      const r = validateTick(msg.subject, msg.data, this.deps.validation, now);
+      const r = validateTick(msg.subject, msg.data, this.deps.validation, now, this.scopes);
       if (r.ok) {
         ticks.push(r.value);
         valid.push(msg);

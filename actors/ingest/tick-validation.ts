@@ -7,23 +7,36 @@ export type TickValidationOptions = {
   acceptPast: boolean;
 };
 
-// Subjects repeat (one per venue/symbol): parse each once. Bounded, so random bad subjects cannot grow it.
-const scopes = new Map<string, { venue: string; symbol: string } | undefined>();
-function scopeOf(subject: string): { venue: string; symbol: string } | undefined {
-  if (scopes.has(subject)) return scopes.get(subject);
-  const scope = parseScopedSubject(subject, 2);
-  if (scopes.size >= 10_000) scopes.clear();
-  scopes.set(subject, scope);
-  return scope;
+/**
+ * The venue and symbol of tick subjects, each subject parsed once: subjects repeat
+ * (one per venue/symbol). Bounded, so random bad subjects cannot grow it. One per
+ * ingest pipeline.
+ */
+export class SubjectScopes {
+  private readonly scopes = new Map<string, { venue: string; symbol: string } | undefined>();
+
+  of(subject: string): { venue: string; symbol: string } | undefined {
+    if (this.scopes.has(subject)) return this.scopes.get(subject);
+    const scope = parseScopedSubject(subject, 2);
+    if (this.scopes.size >= 10_000) this.scopes.clear();
+    this.scopes.set(subject, scope);
+    return scope;
+  }
 }
 
 /**
  * Validates one message of `md.tick.<venue>.<symbol>`: payload size, UTF-8, JSON,
  * the Tick schema, that the payload's venue/symbol match the subject's, and the
- * time window. Never throws.
+ * time window. Never throws. `scopes` remembers parsed subjects (the hot path passes one).
  */
-export function validateTick(subject: string, data: Uint8Array, opts: TickValidationOptions, now: number): DecodeResult<Tick> {
-  const scope = scopeOf(subject);
+export function validateTick(
+  subject: string,
+  data: Uint8Array,
+  opts: TickValidationOptions,
+  now: number,
+  scopes?: SubjectScopes,
+): DecodeResult<Tick> {
+  const scope = scopes ? scopes.of(subject) : parseScopedSubject(subject, 2);
   if (!scope) return { ok: false, reason: 'bad_subject', issues: [`subject ${subject} is not md.tick.<venue>.<symbol>`] };
   const decoded = decodeJson(tickSchema, data, opts.maxPayloadBytes);
   if (!decoded.ok) return decoded;
