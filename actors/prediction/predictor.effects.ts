@@ -7,7 +7,6 @@ import {
   HybridEngine,
   servesSpec,
   type EngineOutput,
-  weightsMsgId,
   type FineTuneTrigger,
   type HybridEngineConfig,
   type ModelSource,
@@ -15,61 +14,38 @@ import {
   type WeightKeeperFactory,
   type LiveOutcome,
 } from './index.ts';
-import { insertPredictions, readBars, upsertBars, withTransaction, type Db } from '../../sql/index.ts';
+import { readBars, type Db } from '../../sql/index.ts';
 import {
   ackPublisher,
+  deadLetter,
   ensureDurable,
   ensureTopology,
-  ORIGIN_HEADER,
   resumeFromAckFloor,
-  publishJson,
-  publishPipelined,
-  retrainCommandSchema,
+  startBatchConsumer,
   subjects,
-  type Bar,
-  type DecodeFailure,
-  type OutboundMessage,
-  type Prediction,
+  type AckPublisher,
+  type BatchConsumerHandle,
   type PulledMsg,
+  type WorkClaims,
 } from '../../streams/index.ts';
 import type { BarLane } from '../ingest/index.ts';
-import { validateBar } from '../quality/index.ts';
-import { startBatchConsumer } from '../../streams/index.ts';
-import { createConfidenceWeighters, createPersistentWeighters } from './confidence-weighter.effects.ts';
-import { deadLetter } from '../../streams/index.ts';
-import type { PredictorBatchOutcome } from './predictor.machine.ts';
-import { PredictorFastLane, sameBar, type FastLaneOutcome } from './predictor-fast-lane.ts';
-import type { WorkClaims } from '../../streams/index.ts';
+import { createConfidenceWeighters, createPersistentWeighters, type PersistentWeighters } from './confidence-weighter.effects.ts';
+import type { PredictorEvent } from './predictor.machine.ts';
+import { createBatchHandler, type BatchResult } from './predictor-batch.ts';
+import { createCatchUpReader } from './predictor-catch-up.ts';
+import { PredictorFastLane, type FastLaneOutcome } from './predictor-fast-lane.ts';
+import { publishOutputs, type PublishedCounts } from './predictor-outputs.ts';
+import { PredictorOwnership } from './predictor-ownership.ts';
+import { createRetrainListener } from './predictor-retrain.ts';
+
+export { CATCH_UP_WARN_BARS } from './predictor-catch-up.ts';
+export { predictionClaimKey, REBALANCE_STABLE_TTLS } from './predictor-ownership.ts';
 
 /** A bar whose handling failed this many times (each one a crash and supervised restart) is dead-lettered. */
 export const POISON_MAX_FAILURES = 3;
 
-
 /** Scale-out: a per-process durable with no reader for this long (its process died) is deleted by the server. */
 export const PROCESS_DURABLE_INACTIVE_MS = 300_000;
-/** Scale-out: more catch-up bars than this for one symbol are still predicted, with a warning. */
-export const CATCH_UP_WARN_BARS = 10_000;
-
-/**
- * Scale-out: a process must have been seen alive for this many claim TTLs before symbols are handed
- * over to it (rebalancing onto a process that joined later; a flapping process gets nothing).
- */
-export const REBALANCE_STABLE_TTLS = 3;
-
-/** The work-claim key of a symbol's predictions. */
-export function predictionClaimKey(venue: string, symbol: string): string {
-  return `pred.${venue}.${symbol}`;
-}
-
-/** Open time of the last stored 1m prediction of a symbol, if any. */
-async function lastPredictionTs(db: Db, venue: string, symbol: string): Promise<number | undefined> {
-  const r = await db.query<{ ms: string | null }>(
-    `SELECT (extract(epoch FROM max(ts)) * 1000)::bigint AS ms FROM predictions WHERE venue = $1 AND symbol = $2 AND horizon = '1m'`,
-    [venue, symbol],
-  );
-  const ms = r.rows[0]?.ms;
-  return ms === null || ms === undefined ? undefined : Number(ms);
-}
 
 /** Feature layout when no pretrained model says otherwise. */
 export const DEFAULT_PREDICTOR_SPEC: FeatureSpec = { lookback: 24, horizon: 1, volWindow: 30, context: false };
@@ -125,45 +101,95 @@ export function specFor(models: ModelSource): FeatureSpec | undefined {
   if (!first) return undefined;
   return { ...specOf(first.preprocessor), lookback: Math.max(...neural.map((p) => p.lookback)) };
 }
-
-/**
- * Effects of the predictor machine: `prepare` (topology and the durable on
- * MD_BARS) and `consume` (the batched hot loop: validate, warm up, one engine
- * step per batch = one predictBatch per model, publish predictions and weights
- * with dedup ids, store, ack).
- */
-export function createPredictorActors(deps: PredictorDeps) {
-  const { settings } = deps;
-  const log = deps.log.child({ actor: 'predictor' });
-  const claims = deps.claims;
-  const durable = deps.durable ?? (claims ? `predictor-${claims.token}` : 'predictor');
-  /** Claim keys acquired whose bars since the last stored prediction are still to be predicted. */
-  const catchUp = new Set<string>();
-  /** New symbols left to other processes for a while: when first seen, and their first bar seen. */
-  const deferred = new Map<string, { at: number; fromTs: number }>();
-  /** Symbols claimed after a deferral: catch up from this bar when no prediction is stored yet. */
-  const catchUpFrom = new Map<string, number>();
-  /** Symbols being handed over to another process right now: not predicted here any more. */
-  const leaving = new Set<string>();
-  /** Fast-lane publications not finished yet (a symbol is handed over only when none is in flight). */
-  let laneInFlight = 0;
-  const js = ackPublisher(deps.nc);
-  const spec = deps.spec ?? specFor(deps.models) ?? DEFAULT_PREDICTOR_SPEC;
+/** The engine of one predictor and, by default, its weighters persisted in actor_snapshots. */
+function createEngine(deps: PredictorDeps, log: Logger, spec: FeatureSpec): { engine: HybridEngine; weighters: PersistentWeighters | undefined } {
   const engineConfig = { ...deps.engine, spec };
   // Default: one confidence-weighter machine per symbol, persisted in actor_snapshots (a restart resumes the weights).
   const weighters = deps.weightKeeper ? undefined : createPersistentWeighters({ db: deps.db, log, ...(deps.engine?.weighter ? { config: deps.engine.weighter } : {}) });
   const weightKeeper = deps.weightKeeper ?? weighters?.factory ?? createConfidenceWeighters(deps.engine?.weighter);
   const engine = new HybridEngine(deps.models, engineConfig, { weightKeeper, ...(deps.now ? { now: deps.now } : {}), ...(deps.onOutcome ? { onOutcome: deps.onOutcome } : {}) });
-  // Without a quality supervisor in this process (a scale-out standby, a test) no symbol's health is known.
-  const quality: QualityLookup = deps.quality ?? (() => undefined);
-  const preloadBars = deps.preloadBars ?? Math.max(engine.barsNeeded, 120);
-  const poisonFailures = deps.poisonFailures ?? new Map<number, number>();
-  for (const m of deps.models.snapshot('_', '_').pretrained) {
-    if (!servesSpec(m, spec)) log.warn({ version: m.version, spec }, 'a pretrained model does not match the feature layout; it will give wrong forecasts');
+  return { engine, weighters };
+}
+
+type SendBack = (event: PredictorEvent) => void;
+
+/**
+ * One predictor's effects and the state they share: the engine and weighters,
+ * the scale-out bookkeeping, the fast lane, and the durable path's batch handler.
+ */
+class PredictorEffects {
+  readonly engine: HybridEngine;
+  readonly weighters: PersistentWeighters | undefined;
+  private readonly settings: Settings;
+  private readonly log: Logger;
+  private readonly durable: string;
+  private readonly js: AckPublisher;
+  private readonly spec: FeatureSpec;
+  private readonly preloadBars: number;
+  private readonly poisonFailures: Map<number, number>;
+  /** Scale-out only (with `claims`). */
+  private readonly ownership: PredictorOwnership | undefined;
+  private readonly fastLane: PredictorFastLane | undefined;
+  private readonly handle: (batch: PulledMsg[]) => Promise<BatchResult>;
+  private readonly onRetrainCommand: (data: Uint8Array) => void;
+  /** Set by `consume` while it runs: reports what the fast lane did. */
+  private laneOutcome: ((o: FastLaneOutcome) => void) | undefined;
+
+  constructor(private readonly deps: PredictorDeps) {
+    this.settings = deps.settings;
+    this.log = deps.log.child({ actor: 'predictor' });
+    this.durable = deps.durable ?? (deps.claims ? `predictor-${deps.claims.token}` : 'predictor');
+    this.ownership = deps.claims ? new PredictorOwnership(deps.claims, { claimTtlMs: deps.settings.CLAIM_TTL_MS }) : undefined;
+    this.js = ackPublisher(deps.nc);
+    this.spec = deps.spec ?? specFor(deps.models) ?? DEFAULT_PREDICTOR_SPEC;
+    const { engine, weighters } = createEngine(deps, this.log, this.spec);
+    this.engine = engine;
+    this.weighters = weighters;
+    // Without a quality supervisor in this process (a scale-out standby, a test) no symbol's health is known.
+    const quality: QualityLookup = deps.quality ?? (() => undefined);
+    this.preloadBars = deps.preloadBars ?? Math.max(engine.barsNeeded, 120);
+    this.poisonFailures = deps.poisonFailures ?? new Map<number, number>();
+    for (const m of deps.models.snapshot('_', '_').pretrained) {
+      if (!servesSpec(m, this.spec)) this.log.warn({ version: m.version, spec: this.spec }, 'a pretrained model does not match the feature layout; it will give wrong forecasts');
+    }
+    const publish = (outputs: readonly EngineOutput[]) => publishOutputs({ js: this.js, db: deps.db, weighters }, outputs);
+    this.fastLane = deps.lane ? this.createFastLane(quality, publish) : undefined;
+    this.handle = createBatchHandler({
+      db: deps.db,
+      js: this.js,
+      log: this.log,
+      engine,
+      quality,
+      weighters,
+      preloadBars: this.preloadBars,
+      maxPayloadBytes: deps.settings.MAX_PAYLOAD_BYTES,
+      now: () => deps.now?.() ?? Date.now(),
+      ownership: this.ownership,
+      readCatchUp: createCatchUpReader({ db: deps.db, engine, weighters, log: this.log, preloadBars: this.preloadBars }),
+      fastLane: this.fastLane,
+      publish,
+      onTriggers: deps.onTriggers,
+    });
+    this.onRetrainCommand = createRetrainListener({ engine, js: this.js, log: this.log, onTriggers: deps.onTriggers });
   }
 
-  const prepare = fromPromise<void>(async () => {
-    const jsm = await ensureTopology(deps.nc, {
+  private createFastLane(quality: QualityLookup, publish: (outputs: readonly EngineOutput[]) => Promise<PublishedCounts>): PredictorFastLane {
+    const ownership = this.ownership;
+    return new PredictorFastLane({
+      engine: this.engine,
+      quality,
+      log: this.log,
+      accepts: (venue, symbol) => ownership?.accepts(venue, symbol) ?? true,
+      publish: (outputs) => (ownership ? ownership.lanePublication(() => publish(outputs)) : publish(outputs)),
+      onTriggers: (triggers) => this.deps.onTriggers?.(triggers.map((trigger) => ({ trigger }))),
+      onOutcome: (o) => this.laneOutcome?.(o),
+    });
+  }
+
+  /** Topology and the durable on MD_BARS, resumed from its ack floor after an unclean stop. */
+  async prepare(): Promise<void> {
+    const { settings, durable } = this;
+    const jsm = await ensureTopology(this.deps.nc, {
       maxAgeDays: settings.STREAM_MAX_AGE_DAYS,
       maxBytesMb: settings.STREAM_MAX_BYTES_MB,
       duplicateWindowS: settings.DUPLICATE_WINDOW_S,
@@ -176,317 +202,30 @@ export function createPredictorActors(deps: PredictorDeps) {
       maxAckPending: 20_000,
       // Scale-out: a new process starts at the live edge (symbols it acquires are caught up from
       // bars_1m) and its durable goes away some time after the process does.
-      ...(claims ? { deliverPolicy: DeliverPolicy.New, inactiveThresholdMs: PROCESS_DURABLE_INACTIVE_MS } : {}),
+      ...(this.deps.claims ? { deliverPolicy: DeliverPolicy.New, inactiveThresholdMs: PROCESS_DURABLE_INACTIVE_MS } : {}),
     });
     // After a crash (or a supervised restart) the bars in hand come back at once and in order: a bar
     // redelivered after newer ones would find its symbol already past it and never be predicted.
     const resumed = await resumeFromAckFloor(jsm, 'MD_BARS', durable);
-    if (resumed) log.warn({ durable, ...resumed }, 'resuming from the ack floor after an unclean stop');
-    log.info({ durable, spec, barsNeeded: engine.barsNeeded }, 'predictor prepared');
-  });
+    if (resumed) this.log.warn({ durable, ...resumed }, 'resuming from the ack floor after an unclean stop');
+    this.log.info({ durable, spec: this.spec, barsNeeded: this.engine.barsNeeded }, 'predictor prepared');
+  }
 
   /**
-   * Scale-out: the bars this process predicts (those of symbols it owns, claiming
-   * symbols seen for the first time), preceded by the catch-up bars of symbols
-   * just acquired: every stored bar after the symbol's last stored prediction and
-   * before its first bar in this batch (or up to the latest stored bar).
+   * The hot loop: listens to retrain commands, claims and the fast lane, and
+   * consumes MD_BARS until `predictor.stop`. Returns the cleanup of the callback actor.
    */
-  const ownedBars = async (bars: readonly Bar[]): Promise<{ bars: Bar[]; caughtUp: string[] }> => {
-    if (!claims) return { bars: [...bars], caughtUp: [] };
-    const mine: Bar[] = [];
-    for (const b of bars) {
-      const key = predictionClaimKey(b.venue, b.symbol);
-      if (!claims.knows(key)) {
-        const d = deferred.get(key);
-        if (!d && claims.preferredOwner(key) !== claims.token) {
-          // A new symbol that hashes to another live process (rendezvous hashing over the presence claims) is
-          // left to it for up to CLAIM_TTL_MS (then this process claims it and catches up on the bars in between),
-          // unless one has it already (then it is watched).
-          if (await claims.observe(key)) deferred.set(key, { at: Date.now(), fromTs: b.ts });
-        } else if (!d || Date.now() - d.at >= settings.CLAIM_TTL_MS) {
-          deferred.delete(key);
-          if (d) catchUpFrom.set(key, d.fromTs);
-          if (!(await claims.claim(key))) catchUpFrom.delete(key);
-        }
-      }
-      if (claims.owns(key)) mine.push(b);
-    }
-    const extra: Bar[] = [];
-    const caughtUp: string[] = [];
-    for (const key of [...catchUp]) {
-      if (!claims.owns(key)) {
-        catchUp.delete(key);
-        continue;
-      }
-      const [, venue = '', symbol = ''] = key.split('.');
-      caughtUp.push(key);
-      const stored = await lastPredictionTs(deps.db, venue, symbol);
-      // No prediction stored yet: the symbol was warming up (its first live bar warms it up from bars_1m),
-      // or this process left it to others for a while and predicts from the first bar it saw.
-      const deferredFrom = catchUpFrom.get(key);
-      const from = stored !== undefined ? stored + 60_000 : deferredFrom;
-      if (from === undefined) continue;
-      const firstLive = mine.find((b) => b.venue === venue && b.symbol === symbol);
-      const to = firstLive ? firstLive.ts - 60_000 : Number.MAX_SAFE_INTEGER;
-      if (to < from) continue;
-      const missed = await readBars(deps.db, venue, symbol, from, to);
-      const head = missed[0];
-      if (!head) continue;
-      if (missed.length > CATCH_UP_WARN_BARS) log.warn({ venue, symbol, bars: missed.length }, 'long catch-up after acquiring a symbol');
-      // A symbol this process predicted before (and lost) continues from its features: fill them up to the catch-up.
-      // Its weights moved on in the process that had it meanwhile: they resume from their snapshot.
-      if (engine.knows(venue, symbol)) {
-        if (weighters) {
-          await weighters.reload([{ venue, symbol }]);
-          engine.renewWeights(venue, symbol);
-        }
-        engine.warmUp(venue, symbol, await readBars(deps.db, venue, symbol, head.ts - preloadBars * 60_000, head.ts - 60_000));
-      }
-      log.info({ venue, symbol, from: new Date(head.ts).toISOString(), bars: missed.length }, 'catching up an acquired symbol');
-      extra.push(...missed);
-    }
-    return { bars: [...extra, ...mine], caughtUp };
-  };
-
-  /**
-   * Publishes the predictions (and weights) with dedup ids, saves the weighters,
-   * and stores the predictions: before a batch is acked, so a redelivery never
-   * scores an outcome twice.
-   */
-  const publishOutputs = async (outputs: readonly EngineOutput[]) => {
-    const out: OutboundMessage[] = [];
-    // Weights go out after all the predictions: subscribers wait for the predictions, not for the weights.
-    const weights: OutboundMessage[] = [];
-    const preds: Prediction[] = [];
-    let withheld = 0;
-    let replayed = 0;
-    for (const o of outputs) {
-      if (o.replayed) replayed += 1;
-      if (o.withheld) {
-        withheld += 1;
-        continue;
-      }
-      const p = o.prediction;
-      preds.push(p);
-      out.push({ subject: subjects.prediction(p.venue, p.symbol), payload: p, msgId: `${p.venue}:${p.symbol}:${p.ts}:${p.horizon}` });
-      if (o.weights) weights.push({ subject: subjects.weights(p.venue, p.symbol), payload: o.weights, msgId: weightsMsgId(o.weights) });
-    }
-    for (const w of weights) out.push(w);
-    await publishPipelined(js, out, 4_096);
-    // The weighter snapshots are saved before the predictions are stored: a process that takes the symbol over
-    // catches up from the last stored prediction, so the snapshot must never lag behind it (it would miss scoring
-    // the outcomes in between).
-    await weighters?.flush();
-    await insertPredictions(deps.db, preds);
-    return { predictions: preds.length, withheld, replayed };
-  };
-
-  /** Set by `consume` while it runs: reports what the fast lane did. */
-  let laneOutcome: ((o: FastLaneOutcome) => void) | undefined;
-  const fastLane = deps.lane
-    ? new PredictorFastLane({
-        engine,
-        quality,
-        log,
-        accepts: (venue, symbol) => {
-          if (!claims) return true;
-          const key = predictionClaimKey(venue, symbol);
-          return claims.owns(key) && !catchUp.has(key) && !leaving.has(key);
-        },
-        publish: async (outputs) => {
-          laneInFlight += 1;
-          try {
-            return await publishOutputs(outputs);
-          } finally {
-            laneInFlight -= 1;
-          }
-        },
-        onTriggers: (triggers) => deps.onTriggers?.(triggers.map((trigger) => ({ trigger }))),
-        onOutcome: (o) => laneOutcome?.(o),
-      })
-    : undefined;
-
-  const handle = async (batch: PulledMsg[]): Promise<{ ack: PulledMsg[]; outcome: PredictorBatchOutcome }> => {
-    const t0 = performance.now();
-    const now = deps.now?.() ?? Date.now();
-    const valid: PulledMsg[] = [];
-    const bars: Bar[] = [];
-    const external: Bar[] = [];
-    const rejected: { msg: PulledMsg; failure: DecodeFailure }[] = [];
-    for (const msg of batch) {
-      const r = validateBar(msg.subject, msg.data, settings.MAX_PAYLOAD_BYTES);
-      if (!r.ok) {
-        rejected.push({ msg, failure: r });
-        continue;
-      }
-      valid.push(msg);
-      bars.push(r.value);
-      if (msg.headers?.get(ORIGIN_HEADER) !== 'market-sync') external.push(r.value);
-    }
-    await deadLetter(js, rejected, 3, now, { log });
-    // Bars from external feeds are stored (marketSync stores its own before publishing).
-    if (external.length > 0) await withTransaction(deps.db, (c) => upsertBars(c, external));
-    const owned = await ownedBars(bars);
-    // A symbol seen for the first time resumes its weights from its snapshot and is warmed up
-    // from its stored history (restart, or bars before this predictor).
-    const first = new Map<string, Bar>();
-    for (const b of owned.bars) if (!first.has(`${b.venue}.${b.symbol}`) && !engine.knows(b.venue, b.symbol)) first.set(`${b.venue}.${b.symbol}`, b);
-    await weighters?.preload([...first.values()]);
-    if (preloadBars > 0) {
-      for (const b of first.values()) {
-        const history = await readBars(deps.db, b.venue, b.symbol, b.ts - preloadBars * 60_000, b.ts - 60_000);
-        engine.warmUp(b.venue, b.symbol, history);
-      }
-    }
-    // Bars the fast lane already predicted are not stepped again (no await from here to the step).
-    const fresh: Bar[] = [];
-    const fromLane: { published: Promise<boolean>; outputs: readonly EngineOutput[] }[] = [];
-    let laneMismatches = 0;
-    for (const b of owned.bars) {
-      const h = fastLane?.take(b);
-      if (!h) {
-        fresh.push(b);
-        continue;
-      }
-      fromLane.push(h);
-      if (!sameBar(h.bar, b)) {
-        laneMismatches += 1;
-        log.warn({ lane: h.bar, stored: b }, 'the bar predicted on the fast lane differs from the stored bar');
-      }
-    }
-    const result = engine.step(fresh, quality);
-    // Fine-tunes start in the background right away; the engine never repeats a trigger, even if this batch is retried.
-    if (result.triggers.length > 0) deps.onTriggers?.(result.triggers.map((trigger) => ({ trigger })));
-    // A lane publication that failed is done here (same dedup ids).
-    const redo = (await Promise.all(fromLane.map(async (h) => ((await h.published) ? [] : h.outputs)))).flat();
-    const { predictions, withheld, replayed } = await publishOutputs([...redo, ...result.outputs]);
-    // Caught up only once stored: a retried batch computes its catch-up again.
-    for (const key of owned.caughtUp) {
-      catchUp.delete(key);
-      catchUpFrom.delete(key);
-    }
-    return {
-      ack: valid,
-      outcome: {
-        bars: bars.length,
-        predictions,
-        replayed,
-        lane: 0,
-        laneMismatches,
-        withheld,
-        warmingUp: result.warmingUp,
-        stale: result.stale,
-        invalid: rejected.length,
-        triggers: result.triggers.length,
-        ms: performance.now() - t0,
-      },
-    };
-  };
-
-  /**
-   * Scale-out rebalancing, run when the consumer is idle (no batch in hand): symbols whose preferred
-   * owner is another process that has been up for a while are handed over to it, one at a time,
-   * while no fast-lane publication is in flight. This process's last predictions and weighter
-   * snapshots of the symbol are stored by then, so the new owner catches up from exactly there.
-   */
-  const rebalance = async () => {
-    if (!claims) return;
-    const moves = claims.misplaced('pred.', REBALANCE_STABLE_TTLS * settings.CLAIM_TTL_MS);
-    let handed = 0;
-    for (const { key, to } of moves) {
-      if (laneInFlight > 0) break;
-      leaving.add(key);
-      try {
-        if (await claims.handOff(key, to)) handed += 1;
-      } finally {
-        leaving.delete(key);
-      }
-    }
-    if (handed > 0) log.info({ handed, owned: claims.ownedKeys().filter((k) => k.startsWith('pred.')).length }, 'rebalanced: symbols handed over to their preferred process');
-  };
-
-  /** `model.retrain.cmd`: fine-tune the named symbol(s) now; answered on `model.retrain.result` by the fineTuner. */
-  const onRetrainCommand = (data: Uint8Array) => {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(new TextDecoder().decode(data));
-    } catch {
-      log.warn('model.retrain.cmd is not JSON; ignored');
-      return;
-    }
-    const cmd = retrainCommandSchema.safeParse(raw);
-    if (!cmd.success) {
-      log.warn({ issues: cmd.error.issues.map((i) => i.message) }, 'invalid model.retrain.cmd; ignored');
-      return;
-    }
-    const { requestId, symbol, venue } = cmd.data;
-    const matches = engine.statuses().filter((s) => (symbol === undefined || s.symbol === symbol) && (venue === undefined || s.venue === venue));
-    const jobs = matches.flatMap((s, i) => {
-      const trigger = engine.requestFineTune(s.venue, s.symbol, 'manual');
-      return trigger ? [{ trigger, ...(i === 0 ? { requestId } : {}) }] : [];
-    });
-    if (jobs.length === 0) {
-      publishJson(js, {
-        subject: subjects.retrainResult,
-        payload: { requestId, status: 'skipped', deployed: false, error: `no symbol with bars matches ${venue ?? '*'}.${symbol ?? '*'}` },
-        msgId: `retrain-result:${requestId}`,
-      }).catch((err: unknown) => log.warn({ err }, 'could not publish the retrain result'));
-      return;
-    }
-    log.info({ requestId, symbols: jobs.map((j) => j.trigger.symbol) }, 'retrain requested');
-    deps.onTriggers?.(jobs);
-  };
-
-  const consume = fromCallback<{ type: 'predictor.stop' }>(({ sendBack, receive }) => {
+  consume(sendBack: SendBack, receive: (listener: () => void) => void): () => void {
+    const { log } = this;
     let sub: Subscription | undefined;
-    if (deps.retrainCommands ?? true) {
-      sub = deps.nc.subscribe(subjects.retrainCmd, { callback: (err, msg) => (err ? log.warn({ err }, 'retrain subscription') : onRetrainCommand(msg.data)) });
+    if (this.deps.retrainCommands ?? true) {
+      sub = this.deps.nc.subscribe(subjects.retrainCmd, { callback: (err, msg) => (err ? log.warn({ err }, 'retrain subscription') : this.onRetrainCommand(msg.data)) });
     }
-    const unlisten = claims?.listen({
-      onAcquired: (key) => {
-        if (key.startsWith('pred.')) catchUp.add(key);
-      },
-      onLost: (key) => catchUp.delete(key),
-    });
-    laneOutcome = (o) => sendBack({ type: 'predictor.lane', outcome: o });
-    const unlistenLane = fastLane ? deps.lane?.listen(fastLane.offer) : undefined;
-    // After a (re)start every owned symbol checks for bars missed while no consumer ran.
-    for (const key of claims?.ownedKeys() ?? []) if (key.startsWith('pred.')) catchUp.add(key);
-    const consumer = startBatchConsumer({
-      nc: deps.nc,
-      stream: 'MD_BARS',
-      durable,
-      batchSize: 1_000,
-      retryMinMs: settings.RETRY_MIN_MS,
-      retryMaxMs: settings.RETRY_MAX_MS,
-      ackWaitMs: settings.INGEST_ACK_WAIT_MS,
-      log,
-      handle: async (batch) => {
-        const r = await handle(batch);
-        sendBack({ type: 'predictor.batch', outcome: r.outcome });
-        return r.ack;
-      },
-      // A symbol taken over while no bar of it arrives is caught up when idle.
-      ...(claims
-        ? {
-            onIdle: async () => {
-              await rebalance();
-              if (catchUp.size === 0) return;
-              const r = await handle([]);
-              if (r.outcome.predictions > 0) sendBack({ type: 'predictor.batch', outcome: r.outcome });
-            },
-          }
-        : {}),
-      onDegraded: (reason) => sendBack({ type: 'predictor.degraded', reason }),
-      onRecovered: () => sendBack({ type: 'predictor.recovered' }),
-      endOnReconnect: true,
-      // A bar that makes the handler throw crashes this actor (its supervisor restarts it) and is dead-lettered after N deliveries.
-      poison: {
-        maxFailures: deps.poisonMaxFailures ?? POISON_MAX_FAILURES,
-        failures: poisonFailures,
-        deadLetter: (msgs, issue) => deadLetter(js, msgs.map((msg) => ({ msg, failure: { ok: false, reason: 'poison', issues: [issue] } })), 3, Date.now()),
-      },
-    });
+    this.laneOutcome = (o) => sendBack({ type: 'predictor.lane', outcome: o });
+    const fastLane = this.fastLane;
+    const unlistenLane = fastLane ? this.deps.lane?.listen(fastLane.offer) : undefined;
+    const unlisten = this.ownership?.watch();
+    const consumer = this.startConsumer(sendBack);
     let stopping = false;
     receive(() => {
       stopping = true;
@@ -515,9 +254,53 @@ export function createPredictorActors(deps: PredictorDeps) {
       sub?.unsubscribe();
       unlisten?.();
       unlistenLane?.();
-      laneOutcome = undefined;
+      this.laneOutcome = undefined;
     };
-  });
+  }
+
+  private startConsumer(sendBack: SendBack): BatchConsumerHandle {
+    const { settings, ownership } = this;
+    return startBatchConsumer({
+      nc: this.deps.nc,
+      stream: 'MD_BARS',
+      durable: this.durable,
+      batchSize: 1_000,
+      retryMinMs: settings.RETRY_MIN_MS,
+      retryMaxMs: settings.RETRY_MAX_MS,
+      ackWaitMs: settings.INGEST_ACK_WAIT_MS,
+      log: this.log,
+      handle: async (batch) => {
+        const r = await this.handle(batch);
+        sendBack({ type: 'predictor.batch', outcome: r.outcome });
+        return r.ack;
+      },
+      // A symbol taken over while no bar of it arrives is caught up when idle.
+      ...(ownership ? { onIdle: () => this.whenIdle(ownership, sendBack) } : {}),
+      onDegraded: (reason) => sendBack({ type: 'predictor.degraded', reason }),
+      onRecovered: () => sendBack({ type: 'predictor.recovered' }),
+      endOnReconnect: true,
+      // A bar that makes the handler throw crashes this actor (its supervisor restarts it) and is dead-lettered after N deliveries.
+      poison: {
+        maxFailures: this.deps.poisonMaxFailures ?? POISON_MAX_FAILURES,
+        failures: this.poisonFailures,
+        deadLetter: (msgs, issue) => deadLetter(this.js, msgs.map((msg) => ({ msg, failure: { ok: false, reason: 'poison', issues: [issue] } })), 3, Date.now()),
+      },
+    });
+  }
+
+  /**
+   * Scale-out, when the consumer is idle (no batch in hand): rebalancing, then the
+   * catch-up of symbols acquired. A symbol is handed over only once this process's
+   * last predictions and weighter snapshots of it are stored, so the new owner
+   * catches up from exactly there.
+   */
+  private async whenIdle(ownership: PredictorOwnership, sendBack: SendBack): Promise<void> {
+    const handed = await ownership.rebalance();
+    if (handed > 0) this.log.info({ handed, owned: ownership.ownedPredictionKeys().length }, 'rebalanced: symbols handed over to their preferred process');
+    if (!ownership.catchUpPending) return;
+    const r = await this.handle([]);
+    if (r.outcome.predictions > 0) sendBack({ type: 'predictor.batch', outcome: r.outcome });
+  }
 
   /**
    * A new symbol's history was stored after its first live bars: warm it up again
@@ -525,18 +308,34 @@ export function createPredictorActors(deps: PredictorDeps) {
    * The read is async; the engine is reset only if no bar of the symbol was
    * stepped meanwhile (else read again), so the reset and the stepping never mix.
    */
-  const rewarm = async (venue: string, symbol: string): Promise<boolean> => {
+  async rewarm(venue: string, symbol: string): Promise<boolean> {
+    const { engine } = this;
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const last = engine.lastBarTs(venue, symbol);
       if (last === undefined || engine.status(venue, symbol).state !== 'warming_up') return false;
-      const bars = await readBars(deps.db, venue, symbol, last - (preloadBars - 1) * 60_000, last);
+      const bars = await readBars(this.deps.db, venue, symbol, last - (this.preloadBars - 1) * 60_000, last);
       if (engine.lastBarTs(venue, symbol) !== last) continue;
       const done = engine.rewarm(venue, symbol, bars);
-      if (done) log.info({ venue, symbol, bars: bars.length, status: engine.status(venue, symbol).state }, 'warmed up again from the history joined to the live bars');
+      if (done) this.log.info({ venue, symbol, bars: bars.length, status: engine.status(venue, symbol).state }, 'warmed up again from the history joined to the live bars');
       return done;
     }
     return false;
-  };
+  }
+}
 
-  return { prepare, consume, engine, weighters, rewarm };
+/**
+ * Effects of the predictor machine: `prepare` (topology and the durable on
+ * MD_BARS) and `consume` (the batched hot loop: validate, warm up, one engine
+ * step per batch = one predictBatch per model, publish predictions and weights
+ * with dedup ids, store, ack).
+ */
+export function createPredictorActors(deps: PredictorDeps) {
+  const effects = new PredictorEffects(deps);
+  return {
+    prepare: fromPromise<void>(() => effects.prepare()),
+    consume: fromCallback<{ type: 'predictor.stop' }>(({ sendBack, receive }) => effects.consume(sendBack, receive)),
+    engine: effects.engine,
+    weighters: effects.weighters,
+    rewarm: (venue: string, symbol: string): Promise<boolean> => effects.rewarm(venue, symbol),
+  };
 }
