@@ -8,6 +8,7 @@ import { decodeJson, publishJson, retrainCommandSchema, subjects, type RetrainCo
 import { manualRollbackAlert, type RaiseAlert } from './lifecycle-alerts.ts';
 import type { LifecycleLoopEvent } from './model-lifecycle.machine.ts';
 import { LifecycleError, rollback, type RegistryEnv } from './registry.ts';
+import type { ScopeSchedule } from './scheduler.ts';
 import type { RetrainQueue } from './retrain-queue.ts';
 import { retrainScope } from './retrain.ts';
 import { safeJson } from './safe-json.ts';
@@ -29,6 +30,8 @@ export type LifecycleServiceContext = {
   defaultVenue: string | undefined;
   /** The machine's state, for `status`. */
   describe: (() => Record<string, unknown>) | undefined;
+  /** The scheduler's view of each scope (last training, next scheduled run, corrections), for `status`. */
+  schedule: () => readonly ScopeSchedule[];
   queue: Pick<RetrainQueue, 'queuedCount' | 'runningScopes'>;
   alert: RaiseAlert;
   /** Tells the machine of a rollback done by hand. */
@@ -94,7 +97,7 @@ export async function startLifecycleService(ctx: LifecycleServiceContext): Promi
   return srv;
 }
 
-/** The machine's state, the retrain queue, and the KV entry of every scope with an active model. */
+/** The machine's state, each scope's schedule, the retrain queue, and the KV entry of every scope with an active model. */
 async function serveStatus(ctx: LifecycleServiceContext, msg: ServiceMsg): Promise<void> {
   const activeScopes = [...new Set((await listVersions(ctx.db, { status: 'active' })).map((v) => v.scope))];
   const active: Record<string, unknown> = {};
@@ -105,7 +108,7 @@ async function serveStatus(ctx: LifecycleServiceContext, msg: ServiceMsg): Promi
   reply(msg, {
     service: LIFECYCLE_SERVICE,
     ...(ctx.describe?.() ?? {}),
-    schedule: activeScopes,
+    schedule: ctx.schedule(),
     queued: ctx.queue.queuedCount(),
     running: ctx.queue.runningScopes(),
     active,

@@ -89,7 +89,7 @@ export function createLifecycleActors(deps: LifecycleDeps) {
       sendBack({ type: 'lifecycle.stopped' });
       return;
     }
-    const run = new LifecycleWork({ deps, durable, log, alert, connection, send: sendBack, onScopes: (x) => (session.scopes = x) });
+    const run = new LifecycleWork({ deps, durable, log, alert, connection, send: sendBack, onScopes: (x) => (session.scopes = x), schedule: () => session.scopes });
     run.start().catch((err: unknown) => {
       log.error({ err }, 'lifecycle work could not start');
       sendBack({ type: 'lifecycle.stopped' });
@@ -140,6 +140,8 @@ type WorkContext = {
   connection: Connection;
   send: (e: LifecycleLoopEvent) => void;
   onScopes: (scopes: ScopeSchedule[]) => void;
+  /** The scheduler's latest view of the scopes. */
+  schedule: () => ScopeSchedule[];
 };
 
 /**
@@ -179,6 +181,7 @@ class LifecycleWork {
       env: connection.env,
       defaultVenue: deps.defaultVenue,
       describe: deps.describe,
+      schedule: this.ctx.schedule,
       queue: this.queue,
       alert,
       send,

@@ -221,8 +221,15 @@ describe('rollback, manual and automatic, with predictions flowing', () => {
       'model-lifecycle.rollback',
       'model-lifecycle.status',
     ]);
-    const status = (await sys.nc.request('model-lifecycle.status', new Uint8Array(), { timeout: 5_000 })).json<{ active: Record<string, { pretrained: Record<string, string> }> }>();
+    const status = (await sys.nc.request('model-lifecycle.status', new Uint8Array(), { timeout: 5_000 })).json<{
+      active: Record<string, { pretrained: Record<string, string> }>;
+      schedule: unknown[];
+    }>();
     expect(status.active[SCOPE]?.pretrained.any, 'status shows the active version').toBe(versions[1]);
+    expect(
+      status.schedule.every((s) => typeof s === 'object' && s !== null && 'nextScheduledAt' in s),
+      "schedule is the scheduler's view of each scope, not the names of the active scopes",
+    ).toBe(true);
     const listed = (await sys.nc.request('model-lifecycle.models', encodeJson({ scope: SCOPE }), { timeout: 5_000 })).json<{ versions: { version: string }[] }>();
     expect(listed.versions.map((v) => v.version).sort()).toEqual([...versions].sort());
   });
