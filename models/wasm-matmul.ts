@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
-let patched = false;
+/** Marks the wrapping kernel: the patch is then known from tfjs's kernel registry, where it lives. */
+const PATCHED = Symbol.for('signals.wasmTransposedMatMul');
 
 function isTensorInfo(v: unknown): v is tf.TensorInfo {
   return typeof v === 'object' && v !== null && 'dataId' in v && 'shape' in v && 'dtype' in v;
@@ -19,10 +20,10 @@ function canDispose(backend: unknown): backend is { disposeData(dataId: tf.DataI
  * kernel name; idempotent. Returns false when the wasm kernels are not registered.
  */
 export function patchWasmTransposedMatMul(): boolean {
-  if (patched) return true;
   const matMul = tf.getKernel('BatchMatMul', 'wasm');
   const transpose = tf.getKernel('Transpose', 'wasm');
   if (!matMul || !transpose) return false;
+  if (PATCHED in matMul.kernelFunc) return true;
   const plain = matMul.kernelFunc;
   const flip = transpose.kernelFunc;
   const kernelFunc: tf.KernelFunc = (args) => {
@@ -50,8 +51,8 @@ export function patchWasmTransposedMatMul(): boolean {
       for (const t of temps) backend.disposeData(t.dataId);
     }
   };
+  Object.defineProperty(kernelFunc, PATCHED, { value: true });
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel({ ...matMul, kernelFunc });
-  patched = true;
   return true;
 }

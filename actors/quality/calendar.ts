@@ -114,7 +114,6 @@ class SessionCalendar implements TradingCalendar {
   }
 }
 
-const nyOffsetCache = new Map<number, number>();
 const nyHour = new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', hour: 'numeric', hourCycle: 'h23' });
 
 /**
@@ -123,19 +122,24 @@ const nyHour = new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', 
  * value per date is exact for 09:30-16:00.
  */
 function newYorkOffsetMinutes(day: number): number {
-  let offset = nyOffsetCache.get(day);
-  if (offset === undefined) {
-    const probeUtcHour = 17; // 12:00 or 13:00 in New York
-    const localHour = Number(nyHour.format(new Date(day * DAY_MS + probeUtcHour * 3_600_000)));
-    offset = (localHour - probeUtcHour) * 60;
-    nyOffsetCache.set(day, offset);
-  }
-  return offset;
+  const probeUtcHour = 17; // 12:00 or 13:00 in New York
+  const localHour = Number(nyHour.format(new Date(day * DAY_MS + probeUtcHour * 3_600_000)));
+  return (localHour - probeUtcHour) * 60;
 }
 
 function nyseSessionOf(extraClosures: readonly string[], earlyCloses: boolean): SessionOf {
   const special = new Set(parseClosureDates([...NYSE_SPECIAL_CLOSURES, ...extraClosures]));
   const closedByYear = new Map<number, { closed: Set<number>; early: Set<number> }>();
+  // Formatting a date in New York's zone is the slow part of a session lookup: once per day per calendar.
+  const offsets = new Map<number, number>();
+  const offsetOf = (day: number): number => {
+    let offset = offsets.get(day);
+    if (offset === undefined) {
+      offset = newYorkOffsetMinutes(day);
+      offsets.set(day, offset);
+    }
+    return offset;
+  };
   const yearInfo = (year: number) => {
     let info = closedByYear.get(year);
     if (!info) {
@@ -153,7 +157,7 @@ function nyseSessionOf(extraClosures: readonly string[], earlyCloses: boolean): 
     if (isWeekend(day) || special.has(day)) return undefined;
     const info = yearInfo(yearOf(day));
     if (info.closed.has(day)) return undefined;
-    const offset = newYorkOffsetMinutes(day);
+    const offset = offsetOf(day);
     const close = info.early.has(day) ? EARLY_CLOSE_LOCAL : CLOSE_LOCAL;
     return [OPEN_LOCAL - offset, close - offset] as const;
   };

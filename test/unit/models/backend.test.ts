@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../../config/index.ts';
 import { BackendUnavailableError, selectBackend } from '../../../models/index.ts';
+import { patchWasmTransposedMatMul } from '../../../models/wasm-matmul.ts';
 
 describe('selectBackend', () => {
   afterAll(async () => {
@@ -47,6 +48,13 @@ describe('selectBackend', () => {
 });
 
 describe('wasm transposed matmul fast path', () => {
+  it('is patched once: a second patch keeps the kernel registered by the first', async () => {
+    await selectBackend({ force: 'wasm' });
+    const first = tf.getKernel('BatchMatMul', 'wasm')?.kernelFunc;
+    expect(patchWasmTransposedMatMul()).toBe(true);
+    expect(tf.getKernel('BatchMatMul', 'wasm')?.kernelFunc, 'not wrapped a second time').toBe(first);
+  });
+
   it('gives the exact products of a plain JS matmul for every transpose combination, without leaking', async () => {
     await selectBackend({ force: 'wasm' });
     const rand = (n: number, seed: number) => Array.from({ length: n }, (_, i) => Math.sin(seed * 1000 + i * 12.9898) * 2);
