@@ -12,6 +12,18 @@ const NO_TICKS: TickClaim = { ticks: [], release: () => undefined };
 /** One piece of work in the chain: when its transaction has committed, and when it is published (and acked). */
 type Stage = { committed: Promise<void>; done: Promise<void> };
 
+/**
+ * A stage whose failure (an abort on stop, or a crash of the loop) nobody else may
+ * await: the next stage, `throttle` or `finished` report it when they run, but when
+ * the loop ends first it must not surface as an unhandled rejection, which would
+ * take the whole process down. The promises themselves still reject for whoever awaits them.
+ */
+function observed(stage: Stage): Stage {
+  stage.committed.catch(() => undefined);
+  stage.done.catch(() => undefined);
+  return stage;
+}
+
 export type BatchChainDeps = {
   pipeline: Pick<IngestPipeline, 'store' | 'deadLetterRefused' | 'publishBars' | 'drainOutbox'>;
   retry: RetryOptions;
@@ -69,12 +81,12 @@ export class BatchChain {
   /** Publishes, in order with ours, the bars others (backfill) queued in the outbox. */
   appendOutboxDrain(onDrained: (barsPublished: number) => void): void {
     const before = this.tail;
-    this.tail = {
+    this.tail = observed({
       committed: before.committed,
       done: before.done.then(async () => {
         onDrained(await retryForever(() => this.deps.pipeline.drainOutbox(), this.deps.retry));
       }),
-    };
+    });
   }
 
   /**
@@ -119,7 +131,7 @@ export class BatchChain {
         clearInterval(keepAlive);
       }
     })();
-    this.tail = { committed, done };
+    this.tail = observed({ committed, done });
     return this.tail;
   }
 }

@@ -94,6 +94,31 @@ function claimOf(ticks: Tick[], log: string[]): TickClaim {
 }
 
 describe('BatchChain (the store-and-ack step of the tick loop)', () => {
+  it('a batch aborted on stop that nobody awaits any more is no unhandled rejection, and still rejects for whoever asks', async () => {
+    const fake = fakePipeline();
+    const stop = new AbortController();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const chain = new BatchChain({
+        pipeline: { ...fake.pipeline, publishBars: () => Promise.reject(new Error('NATS unavailable')) },
+        retry: { minMs: 1, maxMs: 2, signal: stop.signal },
+        ackWaitMs: 30_000,
+        onSettled: () => undefined,
+      });
+      chain.launchBatch(claimOf([tick('a')], fake.log), PLAN, [], () => undefined, () => undefined);
+      await flush();
+      stop.abort();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      await flush();
+      expect(unhandled, 'the process would crash on an unhandled rejection').toEqual([]);
+      await expect(chain.finished()).rejects.toThrow(/aborted/);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('commits and settles batches in launch order even when PostgreSQL answers the later one first', async () => {
     const fake = fakePipeline();
     const { chain, settled } = chainOn(fake);
