@@ -164,18 +164,13 @@ function nyseSessionOf(extraClosures: readonly string[], earlyCloses: boolean): 
 }
 
 const ALWAYS_SESSION = [0, 1_440] as const;
-const named = new Map<string, TradingCalendar>();
 
-/** Builds (and for the plain names, memoises) the calendar a spec describes. */
+/**
+ * Builds the calendar a spec describes. Cheap: holidays and New York offsets are
+ * worked out on first use, per calendar, for the years and days it is asked about.
+ */
 export function createCalendar(spec: CalendarSpec): TradingCalendar {
-  if (typeof spec === 'string') {
-    let cal = named.get(spec);
-    if (!cal) {
-      cal = createCalendar({ kind: spec });
-      named.set(spec, cal);
-    }
-    return cal;
-  }
+  if (typeof spec === 'string') return createCalendar({ kind: spec });
   if (spec.kind === 'always') return new SessionCalendar('always', () => ALWAYS_SESSION);
   return new SessionCalendar('nyse', nyseSessionOf(spec.extraClosures ?? [], spec.earlyCloses ?? true));
 }

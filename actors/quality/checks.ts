@@ -73,7 +73,7 @@ export type CheckState = {
 
 export const emptyCheckState = (): CheckState => ({ returns: [], sortedReturns: [], flat: undefined, recent: [] });
 
-const LATE_BY_DESIGN = new Set(['backfill', 'interpolated', 'replay']);
+const LATE_BY_DESIGN: ReadonlySet<string> = new Set(['backfill', 'interpolated', 'replay']);
 
 /** Index of the first element >= x in an ascending array. */
 function lowerBound(sorted: readonly number[], x: number): number {
