@@ -20,8 +20,7 @@ import {
   ShapeMismatchError,
   TrainingDivergedError,
 } from '../../../models/index.ts';
-// cli/ has no door: its errors module is the public surface.
-import { CliError, exitCodeOf, UsageError } from '../../../cli/errors.ts';
+import { CliError, exitCodeOf, UsageError } from '../../../cli/index.ts';
 import {
   AbortedError,
   InvalidTokenError,
