@@ -27,8 +27,26 @@ export type FeatureWindow = {
   readonly rows: readonly Float32Array[];
 };
 
-/** One forecast: `value` = predicted log return over the horizon, `pUp` = P(value > 0). */
-export type Forecast = { readonly value: number; readonly pUp: number };
+/**
+ * A forecast of one horizon h (minutes): `value` = the cumulative log return from
+ * the bar's close to the close h minutes later, `pUp` = P(value > 0), `sigma` =
+ * its standard deviation (the volatility forecast; sigma² forecasts the realised
+ * variance, the sum of the h squared 1-minute log returns).
+ */
+export type HorizonTargets = { readonly value: number; readonly pUp: number; readonly sigma: number };
+
+/** Horizon label as published: `${minutes}m` ("1m", "5m", "15m", "60m"). */
+export type HorizonLabel = `${number}m`;
+
+/**
+ * One forecast: `value` = predicted log return over the model's horizon, `pUp` =
+ * P(value > 0). Models with multi-horizon heads add `horizons`, keyed by label.
+ */
+export type Forecast = {
+  readonly value: number;
+  readonly pUp: number;
+  readonly horizons?: Readonly<Partial<Record<HorizonLabel, HorizonTargets>>>;
+};
 
 export type ModelKind = 'lstm' | 'mlp';
 export type BaselineKind = 'naive-zero' | 'naive-last' | 'naive-ewma';
