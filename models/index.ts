@@ -56,3 +56,4 @@ export { walkForward, type WalkForwardConfig, type WalkForwardResult, type Compa
 export { formatWalkForward } from './walk-forward-table.ts';
 export { readModelBars, type ModelBars } from './bars-input.ts';
 export { writeFileAtomic } from './atomic-write.ts';
+export * from './horizons/index.ts';

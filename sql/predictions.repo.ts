@@ -9,10 +9,10 @@ import { MS_TO_TS, TS_TO_MS } from './ticks.repo.ts';
 export async function insertPredictions(db: pg.Pool | pg.ClientBase, preds: readonly Prediction[]): Promise<number> {
   if (preds.length === 0) return 0;
   const r = await db.query(
-    `INSERT INTO predictions (venue, symbol, ts, horizon, created_at, value, p_up, confidence, regime, components, quality)
-     SELECT v, s, ${MS_TO_TS('t')}, h, ${MS_TO_TS('c')}, val, p, conf, reg, comp, q
+    `INSERT INTO predictions (venue, symbol, ts, horizon, created_at, value, p_up, confidence, regime, components, quality, sigma, horizons)
+     SELECT v, s, ${MS_TO_TS('t')}, h, ${MS_TO_TS('c')}, val, p, conf, reg, comp, q, sig, hor
      FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::float8[], $7::float8[], $8::float8[],
-                 $9::text[], $10::jsonb[], $11::text[]) AS u(v, s, t, h, c, val, p, conf, reg, comp, q)
+                 $9::text[], $10::jsonb[], $11::text[], $12::float8[], $13::jsonb[]) AS u(v, s, t, h, c, val, p, conf, reg, comp, q, sig, hor)
      ON CONFLICT DO NOTHING`,
     [
       preds.map((p) => p.venue),
@@ -26,6 +26,8 @@ export async function insertPredictions(db: pg.Pool | pg.ClientBase, preds: read
       preds.map((p) => p.regime),
       preds.map((p) => JSON.stringify(p.components)),
       preds.map((p) => p.quality),
+      preds.map((p) => p.sigma ?? null),
+      preds.map((p) => (p.horizons === undefined ? null : JSON.stringify(p.horizons))),
     ],
   );
   return r.rowCount ?? 0;
@@ -35,14 +37,17 @@ export async function readPredictions(db: pg.Pool | pg.ClientBase, venue: string
   const r = await db.query<{
     venue: string; symbol: string; ts_ms: number; horizon: '1m'; created_ms: number; value: number; p_up: number;
     confidence: number; regime: string; components: Prediction['components']; quality: Prediction['quality'];
+    sigma: number | null; horizons: Prediction['horizons'] | null;
   }>(
     `SELECT venue, symbol, ${TS_TO_MS('ts')} AS ts_ms, horizon, ${TS_TO_MS('created_at')} AS created_ms, value, p_up,
-            confidence, regime, components, quality
+            confidence, regime, components, quality, sigma, horizons
      FROM predictions WHERE venue = $1 AND symbol = $2 ORDER BY ts`,
     [venue, symbol],
   );
   return r.rows.map((x) => ({
     venue: x.venue, symbol: x.symbol, ts: Number(x.ts_ms), horizon: x.horizon, createdAt: Number(x.created_ms),
     value: x.value, pUp: x.p_up, confidence: x.confidence, regime: x.regime, components: x.components, quality: x.quality,
+    ...(x.sigma === null ? {} : { sigma: x.sigma }),
+    ...(x.horizons === null ? {} : { horizons: x.horizons }),
   }));
 }

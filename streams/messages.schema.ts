@@ -163,11 +163,39 @@ export const barSchema = z
   });
 export type Bar = z.output<typeof barSchema>;
 
+/** A horizon label as published: whole minutes, e.g. "1m", "5m", "15m", "60m". */
+export const horizonKey = z.string().regex(/^[1-9][0-9]{0,3}m$/, 'must be whole minutes like "15m"');
+
+/** One horizon's forecast: cumulative log return to the close h minutes later, P(up), its standard deviation and quantiles. */
+export const horizonForecastSchema = z.strictObject({
+  value: z.number(),
+  pUp: z.number().min(0).max(1),
+  sigma: z.number().nonnegative(),
+  q05: z.number(),
+  q25: z.number(),
+  q50: z.number(),
+  q75: z.number(),
+  q95: z.number(),
+});
+export type HorizonForecastMessage = z.output<typeof horizonForecastSchema>;
+
+/** What one component forecast for a horizon (each target it has) and its weight in each family it takes part in. */
+export const componentHorizonSchema = z.strictObject({
+  value: z.number().optional(),
+  pUp: z.number().min(0).max(1).optional(),
+  sigma: z.number().nonnegative().optional(),
+  returnWeight: z.number().min(0).max(1).optional(),
+  volatilityWeight: z.number().min(0).max(1).optional(),
+});
+
 export const predictionComponentSchema = z.strictObject({
   role: z.string().min(1),
   version: z.string().min(1),
+  /** Weight in the 1-minute return blend (0 for a volatility-only component). */
   weight: z.number().min(0).max(1),
+  /** 1-minute return forecast (0 for a volatility-only component). */
   value: z.number(),
+  horizons: z.record(horizonKey, componentHorizonSchema).optional(),
 });
 
 export const predictionSchema = z.strictObject({
@@ -182,6 +210,10 @@ export const predictionSchema = z.strictObject({
   regime: z.string(),
   components: z.array(predictionComponentSchema),
   quality: z.enum(['ok', 'degraded']),
+  /** Standard deviation of the next 1-minute log return (the 1m volatility forecast). */
+  sigma: z.number().nonnegative().optional(),
+  /** Every configured horizon's forecast, by label. */
+  horizons: z.record(horizonKey, horizonForecastSchema).optional(),
 });
 export type Prediction = z.output<typeof predictionSchema>;
 

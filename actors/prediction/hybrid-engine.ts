@@ -1,4 +1,18 @@
-import { FeatureBuilder, NeuralPredictor, warmupBars, type FeatureSpec, type FeatureWindow, type Forecast, type OhlcvBar } from '../../models/index.ts';
+import {
+  DEFAULT_SIGNAL_SETTINGS,
+  FeatureBuilder,
+  NeuralPredictor,
+  SymbolSignals,
+  checkSignalSettings,
+  warmupBars,
+  type FeatureSpec,
+  type FeatureWindow,
+  type Forecast,
+  type HorizonOutcome,
+  type OhlcvBar,
+  type SignalSettings,
+  type SignalStep,
+} from '../../models/index.ts';
 import type { Prediction } from '../../streams/index.ts';
 import { DEFAULT_PAGE_HINKLEY, DriftMonitor, type PageHinkleyConfig } from './drift.ts';
 import type { ModelSource, ServingModel } from './model-source.ts';
@@ -47,6 +61,8 @@ export type HybridEngineConfig = {
    * in between, so nothing is lost and the hot path publishes fewer messages.
    */
   readonly weightsEvery: number;
+  /** Horizons, baselines, family weights and calibration of the published signal (1m is always among the horizons). */
+  readonly signals: SignalSettings;
 };
 
 export const DEFAULT_ENGINE_CONFIG: Omit<HybridEngineConfig, 'spec'> = {
@@ -62,6 +78,7 @@ export const DEFAULT_ENGINE_CONFIG: Omit<HybridEngineConfig, 'spec'> = {
   replayCache: 64,
   weightsHistory: 20,
   weightsEvery: 5,
+  signals: DEFAULT_SIGNAL_SETTINGS,
 };
 
 export type FineTuneReason = 'cold_start' | 'schedule' | 'drift' | 'manual';
@@ -91,6 +108,9 @@ export type EngineOutput = {
   readonly replayed: boolean;
 };
 
+/** Horizon outcomes of one symbol realised in a step, scored (what evaluation and the tests read). */
+export type SymbolOutcomes = { readonly venue: string; readonly symbol: string; readonly outcomes: readonly HorizonOutcome[] };
+
 export type StepResult = {
   readonly outputs: EngineOutput[];
   readonly triggers: FineTuneTrigger[];
@@ -100,6 +120,8 @@ export type StepResult = {
   readonly warmingUp: number;
   readonly stale: number;
   readonly noModel: number;
+  /** Every horizon that realised in this step, with what each series had forecast for it. */
+  readonly outcomes: SymbolOutcomes[];
 };
 
 /** What `status` says about one symbol. "Not ready" is a state, not an error. */
@@ -143,6 +165,8 @@ type SymbolState = {
   weightsHistory: { ts: number; weights: Record<string, number> }[];
   predictions: number;
   replay: Map<number, EngineOutput>;
+  /** Every horizon's forecast, baselines, family weights and calibration of this symbol. */
+  signals: SymbolSignals;
 };
 
 /** A model in the micro-batch: every window that model serves in this round. */
@@ -170,11 +194,19 @@ export class HybridEngine {
     config: Partial<HybridEngineConfig> & Pick<HybridEngineConfig, 'spec'>,
     options: { weightKeeper?: WeightKeeperFactory; now?: () => number; onOutcome?: (o: LiveOutcome) => void } = {},
   ) {
-    this.config = { ...DEFAULT_ENGINE_CONFIG, ...config };
+    const merged = { ...DEFAULT_ENGINE_CONFIG, ...config };
+    // The 1-minute horizon is the message's own `value`, `pUp` and `sigma`: always forecast.
+    const horizons = [...new Set([1, ...merged.signals.horizons])].sort((a, b) => a - b);
+    this.config = { ...merged, signals: { ...merged.signals, horizons } };
     this.onOutcome = options.onOutcome;
     checkWeighterConfig(this.config.weighter);
+    checkSignalSettings(this.config.signals);
     this.keeperFactory = options.weightKeeper ?? createPureWeightKeeper(this.config.weighter);
     this.now = options.now ?? Date.now;
+  }
+
+  private newSignals(): SymbolSignals {
+    return new SymbolSignals(this.config.signals, this.config.spec.horizon);
   }
 
   /** Bars a symbol needs before its first prediction (the feature warm-up: volWindow + lookback). */
@@ -207,6 +239,7 @@ export class HybridEngine {
         weightsHistory: [],
         predictions: 0,
         replay: new Map(),
+        signals: this.newSignals(),
       };
       this.symbols.set(key, s);
     }
@@ -256,6 +289,8 @@ export class HybridEngine {
     for (const bar of bars) {
       if (s.lastTs !== undefined && bar.ts <= s.lastTs) continue;
       this.advance(s, bar);
+      // History fits the baselines and calibrations before the first live bar (their outcomes are scored, not published).
+      s.signals.step(bar);
     }
   }
 
@@ -275,7 +310,12 @@ export class HybridEngine {
     s.bars = 0;
     s.sinceFineTune = 0;
     s.lastTs = undefined;
-    for (const bar of bars) if (s.lastTs === undefined || bar.ts > s.lastTs) this.advance(s, bar);
+    s.signals = this.newSignals();
+    for (const bar of bars) {
+      if (s.lastTs !== undefined && bar.ts <= s.lastTs) continue;
+      this.advance(s, bar);
+      s.signals.step(bar);
+    }
     return true;
   }
 
@@ -316,6 +356,12 @@ export class HybridEngine {
    */
   step(bars: readonly EngineBar[], quality: QualityLookup = () => undefined): StepResult {
     const outputs: EngineOutput[] = [];
+    const outcomes: SymbolOutcomes[] = [];
+    const signal = (s: SymbolState, bar: OhlcvBar, learned: Parameters<SymbolSignals['step']>[1] = []): SignalStep | undefined => {
+      const r = s.signals.step(bar, learned);
+      if (r && r.outcomes.length > 0) outcomes.push({ venue: s.venue, symbol: s.symbol, outcomes: r.outcomes });
+      return r;
+    };
     const triggers: FineTuneTrigger[] = [];
     const drifts: StepResult['drifts'] = [];
     let warmingUp = 0;
@@ -356,10 +402,12 @@ export class HybridEngine {
           triggers.push(this.trigger(s, 'drift', pretrained, s.bars - s.driftFrom));
         } else if (pretrained && this.dueForFineTune(s)) triggers.push(this.trigger(s, s.fineTuned ? 'schedule' : 'cold_start', pretrained));
         if (!window) {
+          signal(s, bar);
           warmingUp += 1;
           continue;
         }
         if (!pretrained) {
+          signal(s, bar);
           noModel += 1;
           continue;
         }
@@ -392,12 +440,14 @@ export class HybridEngine {
         });
       }
       items.forEach((it, i) => {
-        const out = this.blend(it.s, it.bar, results[i] ?? {}, quality(it.bar.venue, it.bar.symbol));
+        const learned = Object.entries(results[i] ?? {}).map(([role, r]) => ({ role, version: r.model.version, forecast: r.forecast }));
+        const signals = signal(it.s, it.bar, learned);
+        const out = signals?.horizons ? this.blend(it.s, it.bar, results[i] ?? {}, signals, quality(it.bar.venue, it.bar.symbol)) : undefined;
         if (out) outputs.push(out);
         else noModel += 1;
       });
     }
-    return { outputs, triggers, drifts, warmingUp, stale, noModel };
+    return { outputs, triggers, drifts, warmingUp, stale, noModel, outcomes };
   }
 
   /**
@@ -487,6 +537,7 @@ export class HybridEngine {
     s: SymbolState,
     bar: EngineBar,
     results: Record<string, { model: ServingModel; forecast: Forecast }>,
+    signals: SignalStep,
     health: ReturnType<QualityLookup>,
   ): EngineOutput | undefined {
     const roles = Object.keys(results);
@@ -498,19 +549,19 @@ export class HybridEngine {
       s.onlineVersion = online.model.version;
       s.drift.detector.reset();
     }
-    const w = blendWeights(s.weights.state, roles, this.config.weighter);
-    let value = 0;
-    let pUp = 0;
+    // The published blend is the signal layer's: per target family and horizon,
+    // with the baselines as components. The 1-minute return family's weights are
+    // the components' `weight`.
+    const h1 = signals.horizons?.['1m'];
+    const w1 = signals.weights.return['1m'] ?? {};
     const components: ComponentForecast[] = [];
     for (const role of roles) {
       const r = results[role];
-      if (!r) continue;
-      const weight = w[role] ?? 0;
-      value += weight * r.forecast.value;
-      pUp += weight * r.forecast.pUp;
-      components.push({ role, version: r.model.version, weight, forecast: r.forecast });
+      if (r) components.push({ role, version: r.model.version, weight: w1[role] ?? 0, forecast: r.forecast });
     }
-    pUp = Math.min(1, Math.max(0, pUp));
+    const w = Object.fromEntries(Object.entries(w1));
+    const value = h1?.value ?? 0;
+    const pUp = Math.min(1, Math.max(0, h1?.pUp ?? 0.5));
     const confidence = blendConfidence(s.weights.state, components.map((c) => ({ weight: c.weight, pUp: c.forecast.pUp })), this.config.weighter);
     const regime = s.regime.regime ?? 'unknown';
     const createdAt = Math.max(this.now(), bar.ts);
@@ -524,8 +575,16 @@ export class HybridEngine {
       pUp,
       confidence,
       regime,
-      components: components.map((c) => ({ role: c.role, version: c.version, weight: c.weight, value: c.forecast.value })),
+      components: signals.components.map((c) => ({
+        role: c.role,
+        version: c.version,
+        weight: w1[c.role] ?? 0,
+        value: c.horizons['1m']?.value ?? 0,
+        horizons: c.horizons,
+      })),
       quality: health === 'degraded' ? 'degraded' : 'ok',
+      ...(h1 ? { sigma: h1.sigma } : {}),
+      ...(signals.horizons ? { horizons: signals.horizons } : {}),
     };
     s.pending = {
       ts: bar.ts,
@@ -559,6 +618,7 @@ export class HybridEngine {
         };
       }),
       history: s.weightsHistory.map((h) => ({ ts: h.ts, weights: { ...h.weights } })),
+      families: { return: { ...signals.weights.return }, volatility: { ...signals.weights.volatility } },
     };
     const out: EngineOutput = { prediction, weights, components, withheld: health === 'quarantined', replayed: false };
     s.replay.set(bar.ts, out);

@@ -28,6 +28,13 @@ export const blendWeightsSchema = z.strictObject({
     }),
   ),
   history: z.array(z.strictObject({ ts: epochMs, weights: z.record(z.string(), z.number()) })),
+  /** Weights per target family and horizon: { return: { "15m": { naive: 0.9, pretrained: 0.1 } }, volatility: { "15m": { har: 0.7, ewma: 0.3 } } }. */
+  families: z
+    .strictObject({
+      return: z.record(z.string(), z.record(z.string(), z.number().min(0).max(1))),
+      volatility: z.record(z.string(), z.record(z.string(), z.number().min(0).max(1))),
+    })
+    .optional(),
 });
 export type BlendWeights = z.output<typeof blendWeightsSchema>;
 
