@@ -6,3 +6,4 @@ export { ReturnFeatures, HAR_REGRESSORS } from './return-features.ts';
 export { PlattCalibrator, ResidualQuantiles } from './calibration.ts';
 export { FamilyWeights, GradientWeights, varianceLoss, directionLoss, type FamilyWeightConfig, type GradientWeightConfig } from './family-weights.ts';
 export * from './types.ts';
+export { outcomesFromPredictions, type PublishedForecast } from './published-outcomes.ts';

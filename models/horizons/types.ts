@@ -40,3 +40,6 @@ export type HorizonOutcome = {
 };
 
 export type FamilyWeightsByHorizon = Readonly<Record<string, Readonly<Record<string, number>>>>;
+
+/** Roles of the baseline components every prediction carries. */
+export const BASELINE_ROLES: readonly string[] = ['naive', 'ewma', 'har'];

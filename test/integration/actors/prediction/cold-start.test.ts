@@ -2,7 +2,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPredictors, type PredictorsHandle } from '../../../../actors/prediction/predictor.ts';
 import { barMessage, synthBars } from '../../../../market/index.ts';
-import { NaiveBaseline, selectBackend, type OhlcvBar } from '../../../../models/index.ts';
+import { BASELINE_ROLES, NaiveBaseline, selectBackend, type OhlcvBar } from '../../../../models/index.ts';
 import {
   blendWeightsSchema,
   DEFAULT_FINE_TUNE,
@@ -26,26 +26,32 @@ const VENUE = 'binance';
 const SYMBOL = 'BTCNEW'; // BTCUSDT replayed as a symbol no model has seen
 
 describe('weights move from the prior toward the better component', () => {
-  it('on seeded market bars, naive-zero (good) vs naive-last (bad, Brier ≈ 0.32) as the online model', async () => {
+  it('on seeded market bars, naive-zero (good) vs naive-last (bad, Brier ≈ 0.32) as the online model, beside the naive baseline', async () => {
     const models = new StaticModelSource([{ role: 'pretrained', version: 'zero', regime: 'any', predictor: new NaiveBaseline('naive-zero', 12) }]);
     models.setOnline('v', 'S', { role: 'online', version: 'last', regime: 'any', predictor: new NaiveBaseline('naive-last', 12) });
     const engine = new HybridEngine(models, { spec });
     const bars = marketBars(400, 20_000);
     const outs = engine.step(bars.map((b) => ({ ...b, venue: 'v', symbol: 'S' }))).outputs;
-    const w = (i: number) => outs[i]?.prediction.components.find((c) => c.role === 'pretrained')?.weight ?? NaN;
-    expect(w(0), 'first prediction: the 0.5/0.5 prior').toBeCloseTo(0.5, 12);
-    const mean = (from: number, to: number) => {
+    const w = (i: number, role: string) => outs[i]?.prediction.components.find((c) => c.role === role)?.weight ?? NaN;
+    // Priors: the naive baseline 1, each learned model 0.2 (they must earn their weight); floor 0.01 each.
+    expect(w(0, 'naive'), 'first prediction: the prior').toBeCloseTo(0.01 + 0.97 * (1 / 1.4), 12);
+    expect(w(0, 'online'), 'first prediction: the prior').toBeCloseTo(0.01 + 0.97 * (0.2 / 1.4), 12);
+    const mean = (from: number, to: number, role: string) => {
       let sum = 0;
-      for (let i = from; i < to; i += 1) sum += w(i);
+      for (let i = from; i < to; i += 1) sum += w(i, role);
       return sum / (to - from);
     };
-    // Decay 0.95 remembers ~20 bars: a lucky streak of the bad model can lead for a few bars, not on average.
-    expect(mean(1, 30), 'over the first 30 scored bars the better component already leads').toBeGreaterThan(0.6);
-    expect(mean(30, 130), 'and leads more once evidence accrued').toBeGreaterThan(mean(1, 30));
-    const late = outs.slice(-100).map((o) => o.prediction.components.find((c) => c.role === 'pretrained')?.weight ?? 0);
-    expect(late.reduce((a, b) => a + b, 0) / late.length, 'and keeps most of the weight').toBeGreaterThan(0.8);
-    expect(Math.min(...outs.map((o) => o.prediction.components.find((c) => c.role === 'online')?.weight ?? 0)), 'the bad one keeps the floor').toBeGreaterThanOrEqual(0.05 - 1e-12);
+    expect(mean(1, 30, 'online'), 'over the first 30 scored bars the bad component already loses weight').toBeLessThan(w(0, 'online'));
+    expect(mean(30, 130, 'online'), 'and more once evidence accrued').toBeLessThan(mean(1, 30, 'online'));
+    expect(mean(outs.length - 100, outs.length, 'online'), 'and ends at the floor').toBeLessThan(0.011);
+    expect(Math.min(...outs.map((_, i) => w(i, 'online'))), 'the bad one keeps the floor').toBeGreaterThanOrEqual(0.01 - 1e-12);
+    // The good learned model forecasts exactly what the naive baseline does: it keeps its prior share of the two.
+    const last = outs.length - 1;
+    expect(w(last, 'pretrained') / w(last, 'naive')).toBeGreaterThan(0.19);
     expect(engine.status('v', 'S').weightPhase).toBe('established');
+    const p = outs[last]?.prediction;
+    expect(p?.value, 'the published 1m value is the 1m horizon of the blend').toBe(p?.horizons?.['1m']?.value);
+    expect(p?.sigma).toBe(p?.horizons?.['1m']?.sigma);
   });
 });
 
@@ -111,8 +117,10 @@ describe('cold start on market bars through NATS and PostgreSQL', () => {
     await eventually(async () => (await preds()).length === 320 - need + 1, 20_000, 'predictions of the first 320 bars');
     const first = (await preds())[0];
     expect(first?.ts, `the first prediction is made after bar ${need}, the first with a full window`).toBe(bars[need - 1]?.ts);
-    expect(first?.components.map((c) => c.role), 'cold start: pretrained model only').toEqual(['pretrained']);
-    expect(first?.components[0]?.version.startsWith('synth-'), 'a model pretrained on synthetic data').toBe(true);
+    const learned = (p: Prediction | undefined) => p?.components.filter((c) => !BASELINE_ROLES.includes(c.role)) ?? [];
+    expect(learned(first).map((c) => c.role), 'cold start: pretrained model only (beside the baselines)').toEqual(['pretrained']);
+    expect(learned(first)[0]?.version.startsWith('synth-'), 'a model pretrained on synthetic data').toBe(true);
+    expect(Object.keys(first?.horizons ?? {}), 'every horizon forecast').toEqual(['1m', '5m', '15m', '60m']);
 
     await eventually(() => adapted.length >= 1, 60_000, 'the cold-start fine-tune');
     await handle.fineTunesIdle(60_000);
