@@ -33,7 +33,7 @@ import { startMarketSync } from '../actors/ingest/index.ts';
 import { minuteOf } from '../actors/ingest/index.ts';
 import { startPredictors } from '../actors/prediction/index.ts';
 import { barMessage, synthBars, tickMessages, type SynthBar } from '../market/index.ts';
-import { selectBackend, type OhlcvBar } from '../models/index.ts';
+import { DEFAULT_SIGNAL_SETTINGS, selectBackend, warmupBars, type OhlcvBar } from '../models/index.ts';
 import { DEFAULT_PRETRAIN, HybridEngine, type EngineBar, pretrainRegimeModels, servingModels, StaticModelSource } from '../actors/prediction/index.ts';
 import { AckPolicy } from '@nats-io/jetstream';
 import { ackPublisher, encodeJson, ensureDurable, ensureTopology, ORIGIN_HEADER, publishPipelined, PullPump, subjects } from '../streams/index.ts';
@@ -112,20 +112,48 @@ function bars(minutes: number): SynthBar[] {
   return [...synthBars({ symbols: SYMBOLS, minutes, seed: SEED })];
 }
 
-async function engineMode(): Promise<void> {
-  const all = bars(BAR_MINUTES);
+/** One engine pass over the bars with the given horizons: throughput and the per-step (one minute of N symbols) latency. */
+async function enginePass(all: readonly SynthBar[], horizons: readonly number[], label: string): Promise<{ perSecond: number; p50: number; p99: number }> {
   // The weight keepers the predictor uses: one confidence-weighter machine per symbol.
-  const engine = new HybridEngine(models, { spec, firstFineTuneBars: 1e9 }, { weightKeeper: createConfidenceWeighters() });
+  const engine = new HybridEngine(models, { spec, firstFineTuneBars: 1e9, signals: { ...DEFAULT_SIGNAL_SETTINGS, horizons } }, { weightKeeper: createConfidenceWeighters() });
   let predictions = 0;
   const batches = [];
   for (let i = 0; i < all.length; i += SYMBOLS) batches.push(all.slice(i, i + SYMBOLS).map((b) => ({ ...b, venue: VENUE })));
+  const steps: number[] = [];
   const gc = gcPauses();
   const started = performance.now();
-  for (const batch of batches) predictions += engine.step(batch).outputs.length;
+  for (const batch of batches) {
+    const t = performance.now();
+    predictions += engine.step(batch).outputs.length;
+    steps.push(performance.now() - t);
+  }
   const s = (performance.now() - started) / 1000;
   const pauses = await gc.stop();
-  console.log(`engine (no I/O): ${all.length} bars, ${predictions} predictions in ${s.toFixed(2)} s → ${Math.round(predictions / s)} predictions/s (${Math.round(all.length / s)} bars/s)`);
+  engine.stop();
+  // Steps before the first prediction are warm-up: not measured.
+  const measured = steps.slice(warmupBars(spec));
+  const r = { perSecond: predictions / s, p50: pct(measured, 0.5), p99: pct(measured, 0.99) };
+  console.log(
+    `engine (no I/O), horizons ${label}: ${all.length} bars, ${predictions} predictions in ${s.toFixed(2)} s → ${Math.round(r.perSecond)} predictions/s; ` +
+      `step of ${SYMBOLS} symbols p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`,
+  );
   console.log(gcLine('engine GC', pauses, s));
+  return r;
+}
+
+async function engineMode(): Promise<void> {
+  const all = bars(BAR_MINUTES);
+  // Alternating passes, so drift of the machine's speed falls on both alike; medians of the ratios.
+  const one: { perSecond: number; p50: number }[] = [];
+  const every: { perSecond: number; p50: number }[] = [];
+  for (let round = 0; round < 3; round += 1) {
+    one.push(await enginePass(all, [1], '1m only'));
+    every.push(await enginePass(all, DEFAULT_SIGNAL_SETTINGS.horizons, DEFAULT_SIGNAL_SETTINGS.horizons.map((h) => `${h}m`).join(',')));
+  }
+  const median = (xs: number[]) => pct(xs, 0.5);
+  const throughput = median(one.map((o, i) => o.perSecond / (every[i]?.perSecond ?? Number.NaN)));
+  const latency = median(every.map((e, i) => e.p50 / (one[i]?.p50 ?? Number.NaN)));
+  console.log(`cost of the extra horizons (median of 3 paired passes): throughput 1m-only / all = ${throughput.toFixed(2)}×, step p50 all / 1m-only = ${latency.toFixed(2)}×`);
 }
 
 async function barsMode(): Promise<void> {

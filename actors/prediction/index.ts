@@ -23,3 +23,4 @@ export * from './confidence-weighter.effects.ts';
 export * from './predictor.effects.ts';
 export * from './predictor.machine.ts';
 export * from './predictor.ts';
+export * from './signal-evaluation.ts';

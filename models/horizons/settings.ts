@@ -18,6 +18,7 @@ export type SignalSettings = {
   readonly calibrationWindow: number;
   /** Realised outcomes the P(up) calibration is fitted on: long, because a direction's base rate is estimated from few independent outcomes. */
   readonly directionWindow: number;
+  readonly directionRefitEvery: number;
   readonly calibrationRefitEvery: number;
   readonly calibrationMinSamples: number;
   /**
@@ -37,13 +38,14 @@ export const DEFAULT_SIGNAL_SETTINGS: SignalSettings = {
   ewmaSpan: 60,
   harSpans: [5, 60, 720],
   harWindow: 4_320,
-  harRefitEvery: 30,
+  harRefitEvery: 60,
   harMinSamples: 240,
   returnWeights: { decay: 0.995, eta: 1, floor: 0.01, prior: PRIOR },
   volatilityWeights: { eta: 0.005, floor: 0.01, prior: PRIOR },
   calibrationWindow: 2_880,
   directionWindow: 10_080,
-  calibrationRefitEvery: 15,
+  directionRefitEvery: 60,
+  calibrationRefitEvery: 60,
   calibrationMinSamples: 120,
   calibrationPrior: 200,
 };
@@ -53,7 +55,7 @@ export function checkSignalSettings(s: SignalSettings): void {
   if (s.horizons.length === 0 || s.horizons.some((h, i) => !Number.isInteger(h) || h < 1 || (i > 0 && h <= (s.horizons[i - 1] ?? 0)))) {
     throw new RangeError(`horizons must be ascending whole minutes >= 1 (got ${s.horizons.join(',')})`);
   }
-  for (const [name, v] of [['ewmaSpan', s.ewmaSpan], ['harWindow', s.harWindow], ['harRefitEvery', s.harRefitEvery], ['calibrationWindow', s.calibrationWindow], ['directionWindow', s.directionWindow], ['calibrationRefitEvery', s.calibrationRefitEvery]] as const) {
+  for (const [name, v] of [['ewmaSpan', s.ewmaSpan], ['harWindow', s.harWindow], ['harRefitEvery', s.harRefitEvery], ['calibrationWindow', s.calibrationWindow], ['directionWindow', s.directionWindow], ['directionRefitEvery', s.directionRefitEvery], ['calibrationRefitEvery', s.calibrationRefitEvery]] as const) {
     if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`${name} must be a whole number >= 1 (got ${v})`);
   }
   if (!(s.harMinSamples >= 10 && s.harMinSamples <= s.harWindow)) throw new RangeError(`harMinSamples must be in [10, harWindow] (got ${s.harMinSamples})`);

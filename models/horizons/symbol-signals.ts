@@ -86,7 +86,7 @@ export class SymbolSignals {
       har: new HarRegression(HAR_REGRESSORS, settings.harWindow, settings.harRefitEvery, settings.harMinSamples, HAR_SEASONAL_FROM, DAY_MINUTES),
       returnWeights: new FamilyWeights(settings.returnWeights),
       volatilityWeights: new GradientWeights(settings.volatilityWeights),
-      pUp: new PlattCalibrator(settings.directionWindow, settings.calibrationRefitEvery, settings.calibrationMinSamples, settings.calibrationPrior, 1 / minutes),
+      pUp: new PlattCalibrator(settings.directionWindow, settings.directionRefitEvery, settings.calibrationMinSamples, settings.calibrationPrior, 1 / minutes),
       quantiles: new ResidualQuantiles(QUANTILE_LEVELS, settings.calibrationWindow, settings.calibrationRefitEvery, settings.calibrationMinSamples),
       absScale: 0,
       absCount: 0,
