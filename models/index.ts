@@ -16,6 +16,10 @@ export {
   BASE_FEATURES,
   CONTEXT_FEATURE,
   DEFAULT_VOL_WINDOW,
+  isLabelled,
+  specHorizons,
+  targetReach,
+  type FeatureSet,
   type FeatureSpec,
   type WindowSet,
 } from './features.ts';
@@ -23,10 +27,23 @@ export { NaiveBaseline, createBaselines, BASELINE_KINDS, normalCdf } from './bas
 export { buildLstm } from './lstm.ts';
 export { buildMlp } from './mlp.ts';
 export { buildNetwork } from './build-network.ts';
-export type { NetworkConfig } from './model-config.ts';
+export { HEAD_NAMES, networkLosses, type NetworkConfig } from './model-config.ts';
 export { NeuralPredictor } from './neural-predictor.ts';
-export { parsePreprocessor, fitPreprocessor, normaliseRows, specOf, type Preprocessor } from './preprocessor.ts';
-export { fitNetwork, type FitSettings, type FitResult, type FitHooks } from './fit-network.ts';
+export {
+  parsePreprocessor,
+  fitPreprocessor,
+  normaliseRows,
+  specOf,
+  horizonScales,
+  valueUnits,
+  outputUnits,
+  type Preprocessor,
+  type HorizonScales,
+} from './preprocessor.ts';
+export { fitNetwork, networkFor, type FitSettings, type FitResult, type FitHooks } from './fit-network.ts';
+export { targetTensors, disposeTargets, horizonHeadsLoss, type TargetTensors } from './training-targets.ts';
+export { varianceHeadLoss, meanQlike, varianceFromLogVar, Z_LIMIT } from './variance-loss.ts';
+export { horizonValidationMetrics, ewmaVariances, EWMA_VARIANCE_SPAN, type HorizonValidationMetrics } from './horizon-metrics.ts';
 export { splitWindows, type Split, type SplitFractions } from './split.ts';
 export { forecastMetrics, rocAuc, type ForecastMetrics } from './metrics.ts';
 export {
@@ -47,7 +64,7 @@ export {
   type LoadedModel,
   type PackedArtifact,
 } from './artifact-io.ts';
-export { runTraining, runPaths, RUN_ID_PATTERN, type TrainRunInput, type TrainRunResult } from './train-runner.ts';
+export { runTraining, runPaths, runSpec, RUN_ID_PATTERN, type TrainRunInput, type TrainRunResult } from './train-runner.ts';
 export type { RunMetrics, RunPaths, TrainRunConfig } from './run-metrics.ts';
 export { DEFAULT_SPLIT, MIN_SPLIT_WINDOWS } from './split.ts';
 export { createTrainProgress, silentProgress, type TrainProgress, type EpochStats } from './progress.ts';
@@ -57,3 +74,4 @@ export { formatWalkForward } from './walk-forward-table.ts';
 export { readModelBars, type ModelBars } from './bars-input.ts';
 export { writeFileAtomic } from './atomic-write.ts';
 export * from './horizons/index.ts';
+export * from './skill/index.ts';

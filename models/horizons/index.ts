@@ -7,3 +7,4 @@ export { PlattCalibrator, ResidualQuantiles } from './calibration.ts';
 export { FamilyWeights, GradientWeights, varianceLoss, directionLoss, type FamilyWeightConfig, type GradientWeightConfig } from './family-weights.ts';
 export * from './types.ts';
 export { outcomesFromPredictions, type PublishedForecast } from './published-outcomes.ts';
+export { baselineSigmas, type BaselineSigmas } from './baseline-sigmas.ts';

@@ -1,5 +1,6 @@
 import type { OhlcvBar } from '../types.ts';
-import type { HorizonForecast, HorizonOutcome, TargetForecast } from './types.ts';
+import type { HorizonOutcome, TargetForecast } from '../skill/index.ts';
+import type { HorizonForecast } from './types.ts';
 
 const MINUTE_MS = 60_000;
 

@@ -5,16 +5,8 @@ import { HarRegression } from './har.ts';
 import { horizonLabel } from './labels.ts';
 import { HAR_REGRESSORS, HAR_SEASONAL_FROM, ReturnFeatures } from './return-features.ts';
 import type { SignalSettings } from './settings.ts';
-import {
-  QUANTILE_KEYS,
-  QUANTILE_LEVELS,
-  type ComponentTargets,
-  type FamilyWeightsByHorizon,
-  type HorizonForecast,
-  type HorizonOutcome,
-  type SignalComponent,
-  type TargetForecast,
-} from './types.ts';
+import { QUANTILE_KEYS, QUANTILE_LEVELS, type HorizonOutcome, type TargetForecast } from '../skill/index.ts';
+import type { ComponentTargets, FamilyWeightsByHorizon, HorizonForecast, SignalComponent } from './types.ts';
 
 const MINUTE_MS = 60_000;
 const DAY_MINUTES = 1_440;
