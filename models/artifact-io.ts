@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { writeFileAtomic } from './atomic-write.ts';
 import { ChecksumMismatchError, ModelInputError, ModelNotFoundError, RunIdMismatchError, ShapeMismatchError } from './errors.ts';
-import { parsePreprocessor, type Preprocessor } from './preprocessor.ts';
+import { outputUnits, parsePreprocessor, type Preprocessor } from './preprocessor.ts';
 import './seeded-dropout.ts';
 
 /**
@@ -241,6 +241,12 @@ export async function decodeModel(files: ArtifactFiles, options: { source: strin
   if (shape.length !== 3 || shape[1] !== expected[1] || shape[2] !== expected[2]) {
     model.dispose();
     throw new ShapeMismatchError('model input shape vs preprocessor [batch, lookback, features]', expected, shape, source);
+  }
+  const units = model.outputs.map((o) => o.shape[1]);
+  const heads = outputUnits(preprocessor);
+  if (units.join(',') !== heads.join(',')) {
+    model.dispose();
+    throw new ShapeMismatchError('model output heads vs preprocessor (value, pUp[, hValue, hUp, hLogVar] units)', heads, units, source);
   }
   return { model, preprocessor, runId: meta.runId, files };
 }

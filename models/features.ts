@@ -1,4 +1,5 @@
 import { ModelInputError, NonFiniteError } from './errors.ts';
+import { horizonTargets, rowFinite, stepTargets } from './horizon-targets.ts';
 import type { FeatureWindow, OhlcvBar } from './types.ts';
 
 /**
@@ -10,10 +11,18 @@ import type { FeatureWindow, OhlcvBar } from './types.ts';
  * - `todSin`, `todCos`  minute of the UTC day on the unit circle (1440 minutes = 2π)
  * - `contextReturn` (only with `context`) log return of a market-context series (an index),
  *   its close forward-filled over bars where the context has no bar.
+ * The `univariate` layout has `logReturn` only (one feature per bar).
  */
 export const BASE_FEATURES = ['logReturn', 'volatility', 'volumeZ', 'hlRange', 'todSin', 'todCos'] as const;
 export const CONTEXT_FEATURE = 'contextReturn';
 export const DEFAULT_VOL_WINDOW = 30;
+
+/**
+ * `full`: every feature above, one target return over `horizon` bars.
+ * `univariate`: `logReturn` only, and the value target is the next `horizon`
+ * one-step log returns (a multi-step forecast, its sum the `horizon`-bar return).
+ */
+export type FeatureSet = 'full' | 'univariate';
 
 /** How windows and targets are cut. Saved in the preprocessor so live inference cuts them the same way. */
 export type FeatureSpec = {
@@ -25,23 +34,50 @@ export type FeatureSpec = {
   readonly volWindow: number;
   /** Adds `contextReturn` from a second series. */
   readonly context: boolean;
+  /**
+   * Forecast horizons in bars (minutes for 1-minute bars), ascending, unique, >= 1,
+   * e.g. [1, 5, 15, 60]: networks get a return, a P(up) and a variance head per
+   * horizon. Absent or empty: no horizon heads.
+   */
+  readonly horizons?: readonly number[];
+  /** Default `full`. */
+  readonly features?: FeatureSet;
 };
 
-export function featureNames(spec: Pick<FeatureSpec, 'context'>): string[] {
+export function featureNames(spec: Pick<FeatureSpec, 'context' | 'features'>): string[] {
+  if (spec.features === 'univariate') return [BASE_FEATURES[0]];
   return spec.context ? [...BASE_FEATURES, CONTEXT_FEATURE] : [...BASE_FEATURES];
 }
 
-/** Bars a series needs before its first complete window. */
+/** Bars a series needs before its first complete window (univariate rows need only the previous close). */
 export function warmupBars(spec: FeatureSpec): number {
-  return spec.volWindow + spec.lookback;
+  return spec.features === 'univariate' ? spec.lookback + 1 : spec.volWindow + spec.lookback;
 }
 
-/** Throws ModelInputError unless the spec's sizes are positive integers. */
+/** The horizons of a spec (empty without horizon heads). */
+export function specHorizons(spec: Pick<FeatureSpec, 'horizons'>): readonly number[] {
+  return spec.horizons ?? [];
+}
+
+/** The farthest bar any target of a spec looks ahead: windows closer than this to the end have no complete label. */
+export function targetReach(spec: Pick<FeatureSpec, 'horizon' | 'horizons'>): number {
+  return Math.max(spec.horizon, ...specHorizons(spec));
+}
+
+/** Throws ModelInputError unless the spec's sizes are positive integers and its horizons ascending and unique. */
 export function checkSpec(spec: FeatureSpec): void {
   for (const key of ['lookback', 'horizon', 'volWindow'] as const) {
     const v = spec[key];
     if (!Number.isInteger(v) || v < 1) throw new ModelInputError(`${key} must be an integer >= 1 (got ${String(v)})`);
   }
+  const hs = specHorizons(spec);
+  if (hs.some((h, i) => !Number.isInteger(h) || h < 1 || (i > 0 && h <= (hs[i - 1] ?? 0)))) {
+    throw new ModelInputError(`horizons must be ascending, unique integers >= 1 (got ${hs.join(',')})`);
+  }
+  if (spec.features !== undefined && spec.features !== 'full' && spec.features !== 'univariate') {
+    throw new ModelInputError(`features must be full or univariate (got ${String(spec.features)})`);
+  }
+  if (spec.features === 'univariate' && spec.context) throw new ModelInputError('univariate features take no market-context series');
 }
 
 const TWO_PI = 2 * Math.PI;
@@ -146,6 +182,7 @@ class FeatureStepper {
     if (prevClose === undefined) return undefined;
     const ret = Math.log(bar.close / prevClose);
     this.returns.push(ret);
+    if (this.spec.features === 'univariate') return Float32Array.of(ret);
     if (this.returns.size < this.spec.volWindow) return undefined;
 
     const vol = this.returns.stats().std;
@@ -224,7 +261,9 @@ export class FeatureBuilder {
 /**
  * Every window of a series, flattened: window i is `x[i*lookback*F .. (i+1)*lookback*F)`,
  * its rows oldest first. Windows are in time order; the first `labelled` of them
- * have a target (the last `horizon` windows have no future bar yet).
+ * are usable for training: every target they have is realised (`target`, and with
+ * `horizons` the return and variance of every horizon, so the longest horizon
+ * decides; the last `targetReach(spec)` windows have no complete label yet).
  */
 export type WindowSet = {
   readonly spec: FeatureSpec;
@@ -240,7 +279,23 @@ export type WindowSet = {
   readonly close: Float64Array;
   /** ln(close[end + horizon] / close[end]); NaN when that bar is not in the series. */
   readonly target: Float64Array;
+  /** With `spec.horizons` (H of them): ln(close[end + h] / close[end]), row-major [count × H]; NaN when not realised. */
+  readonly horizonReturn?: Float64Array;
+  /** With `spec.horizons`: realised variance Σ_{k=1..h} ln(close[end+k] / close[end+k-1])², same layout. */
+  readonly horizonVariance?: Float64Array;
+  /** With univariate features: the next `horizon` one-step log returns, row-major [count × horizon]. */
+  readonly stepReturn?: Float64Array;
 };
+
+/** Whether window `i` of a set has every target realised (see `WindowSet.labelled`). */
+export function isLabelled(set: Omit<WindowSet, 'labelled' | 'count'>, i: number): boolean {
+  if (!Number.isFinite(set.target[i] ?? Number.NaN)) return false;
+  const hs = specHorizons(set.spec).length;
+  if (hs > 0 && set.horizonReturn && !rowFinite(set.horizonReturn, i, hs)) return false;
+  if (hs > 0 && set.horizonVariance && !rowFinite(set.horizonVariance, i, hs)) return false;
+  if (set.stepReturn && !rowFinite(set.stepReturn, i, set.spec.horizon)) return false;
+  return true;
+}
 
 /**
  * Batch path: all windows of a bar series (time-ordered, strictly increasing ts).
@@ -269,6 +324,7 @@ export function buildWindows(bars: readonly OhlcvBar[], spec: FeatureSpec, conte
   const end = new Int32Array(count);
   const close = new Float64Array(count);
   const target = new Float64Array(count);
+  const reach = targetReach(spec);
   let labelled = 0;
   ends.forEach((e, i) => {
     for (let k = 0; k < lookback; k += 1) {
@@ -281,9 +337,23 @@ export function buildWindows(bars: readonly OhlcvBar[], spec: FeatureSpec, conte
     end[i] = e;
     close[i] = bar?.close ?? Number.NaN;
     target[i] = bar && future ? Math.log(future.close / bar.close) : Number.NaN;
-    if (future) labelled += 1;
+    if (bars[e + reach]) labelled += 1;
   });
-  return { spec, featureNames: names, count, labelled, x, ts, end, close, target };
+  const hs = specHorizons(spec);
+  const multi = hs.length > 0 ? horizonTargets(bars, ends, hs) : undefined;
+  return {
+    spec,
+    featureNames: names,
+    count,
+    labelled,
+    x,
+    ts,
+    end,
+    close,
+    target,
+    ...(multi ? { horizonReturn: multi.ret, horizonVariance: multi.rv } : {}),
+    ...(spec.features === 'univariate' ? { stepReturn: stepTargets(bars, ends, spec.horizon) } : {}),
+  };
 }
 
 /** Window `i` of a set as a FeatureWindow (rows are views into `set.x`, not copies). */
@@ -301,16 +371,22 @@ export function windowAt(set: WindowSet, i: number): FeatureWindow {
 /** The windows `from <= i < to` of a set, as a new set (copies). */
 export function sliceWindows(set: WindowSet, from: number, to: number): WindowSet {
   const per = set.spec.lookback * set.featureNames.length;
-  const target = set.target.slice(from, to);
-  return {
+  const hs = specHorizons(set.spec).length;
+  const rows = (m: Float64Array, width: number) => m.slice(from * width, to * width);
+  const sliced = {
     spec: set.spec,
     featureNames: set.featureNames,
-    count: Math.max(0, to - from),
-    labelled: target.filter((v) => Number.isFinite(v)).length,
     x: set.x.slice(from * per, to * per),
     ts: set.ts.slice(from, to),
     end: set.end.slice(from, to),
     close: set.close.slice(from, to),
-    target,
+    target: set.target.slice(from, to),
+    ...(set.horizonReturn ? { horizonReturn: rows(set.horizonReturn, hs) } : {}),
+    ...(set.horizonVariance ? { horizonVariance: rows(set.horizonVariance, hs) } : {}),
+    ...(set.stepReturn ? { stepReturn: rows(set.stepReturn, set.spec.horizon) } : {}),
   };
+  const count = Math.max(0, to - from);
+  let labelled = 0;
+  for (let i = 0; i < count; i += 1) if (isLabelled(sliced, i)) labelled += 1;
+  return { ...sliced, count, labelled };
 }

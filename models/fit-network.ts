@@ -3,9 +3,10 @@ import { ShapeMismatchError, TrainingDivergedError } from './errors.ts';
 import type { WindowSet } from './features.ts';
 import { buildNetwork } from './build-network.ts';
 import type { NetworkConfig } from './model-config.ts';
-import { normaliseRows, type Preprocessor } from './preprocessor.ts';
+import { horizonScales, specOf, valueUnits, type Preprocessor } from './preprocessor.ts';
 import { silentProgress, type EpochStats, type TrainProgress } from './progress.ts';
 import { SeededRandom } from './rng.ts';
+import { disposeTargets, horizonHeadsLoss, meanCrossEntropy, targetTensors, type TargetTensors } from './training-targets.ts';
 
 export type FitSettings = {
   readonly network: NetworkConfig;
@@ -38,48 +39,21 @@ export type FitHooks = {
   initialWeights?: tf.Tensor[];
 };
 
-type Tensors = { x: tf.Tensor3D; yValue: tf.Tensor2D; yUp: tf.Tensor2D; n: number };
-
-/** Normalised inputs and both targets of a labelled window set, as tensors. */
-function toTensors(set: WindowSet, pre: Preprocessor): Tensors {
-  const n = set.labelled;
-  const per = set.spec.lookback * set.featureNames.length;
-  const x = normaliseRows(pre, set.x.subarray(0, n * per));
-  const yValue = new Float32Array(n);
-  const yUp = new Float32Array(n);
-  for (let i = 0; i < n; i += 1) {
-    const t = set.target[i] ?? 0;
-    yValue[i] = (t - pre.targetMean) / pre.targetStd;
-    yUp[i] = t > 0 ? 1 : 0;
-  }
-  return {
-    x: tf.tensor3d(x, [n, set.spec.lookback, set.featureNames.length]),
-    yValue: tf.tensor2d(yValue, [n, 1]),
-    yUp: tf.tensor2d(yUp, [n, 1]),
-    n,
-  };
-}
-
-function disposeTensors(t: Tensors): void {
-  t.x.dispose();
-  t.yValue.dispose();
-  t.yUp.dispose();
-}
-
 /**
- * MSE of the value head plus binary cross-entropy of the pUp head, the training
- * objective, on a whole split. Computed here because `model.evaluate` of tfjs 4.22
- * returns a misordered list for two-output models.
+ * The training objective on a whole split: MSE of the value head plus binary
+ * cross-entropy of the pUp head, plus the horizon heads' losses when the model
+ * has them. Computed here because `model.evaluate` of tfjs 4.22 returns a
+ * misordered list for multi-output models.
  */
-function validationLoss(model: tf.LayersModel, data: Tensors): number {
+function validationLoss(model: tf.LayersModel, data: TargetTensors): number {
   return tf.tidy(() => {
     const out = model.predict(data.x, { batchSize: 2048 });
-    const [value, pUp] = Array.isArray(out) ? out : [out, out];
-    if (!value || !pUp) return Number.NaN;
-    const mse = tf.losses.meanSquaredError(data.yValue, value);
-    const p = tf.clipByValue(pUp, 1e-7, 1 - 1e-7);
-    const bce = tf.neg(tf.mean(tf.add(tf.mul(data.yUp, tf.log(p)), tf.mul(tf.sub(1, data.yUp), tf.log(tf.sub(1, p))))));
-    return tf.add(mse, bce).dataSync()[0] ?? Number.NaN;
+    const [value, pUp, ...horizon] = Array.isArray(out) ? out : [out, out];
+    const [yValue, yUp, ...yHorizon] = data.ys;
+    if (!value || !pUp || !yValue || !yUp) return Number.NaN;
+    const mse = tf.losses.meanSquaredError(yValue, value);
+    const loss = tf.add(mse, meanCrossEntropy(yUp, pUp));
+    return (horizon.length > 0 ? tf.add(loss, horizonHeadsLoss(horizon, yHorizon)) : loss).dataSync()[0] ?? Number.NaN;
   });
 }
 
@@ -90,6 +64,17 @@ function totalLoss(out: tf.Scalar | tf.Scalar[] | number | number[]): number {
 }
 
 /**
+ * The network a preprocessor's targets need: its heads follow the preprocessor
+ * (value units of the layout, one set of horizon heads per fitted horizon), so
+ * callers only describe the hidden layers.
+ */
+export function networkFor(network: NetworkConfig, pre: Preprocessor): NetworkConfig {
+  const units = valueUnits(specOf(pre));
+  const hs = horizonScales(pre)?.horizons.length ?? 0;
+  return { ...network, ...(units !== 1 ? { valueUnits: units } : {}), ...(hs > 0 ? { horizonHeads: hs } : {}) };
+}
+
+/**
  * Trains a freshly built (seeded) network on `train`, early-stopping on the loss
  * of `val`. Deterministic for a given seed: the network's initialisers and
  * dropout masks are seeded, and batches are shuffled by a seeded permutation.
@@ -97,7 +82,7 @@ function totalLoss(out: tf.Scalar | tf.Scalar[] | number | number[]): number {
 export async function fitNetwork(train: WindowSet, val: WindowSet, pre: Preprocessor, settings: FitSettings, hooks: FitHooks = {}): Promise<FitResult> {
   const progress = hooks.progress ?? silentProgress;
   const minDelta = settings.minDelta ?? 0;
-  const model = buildNetwork(settings.network);
+  const model = buildNetwork(networkFor(settings.network, pre));
   if (hooks.initialWeights) {
     const want = model.getWeights().map((w) => w.shape.join('x'));
     const got = hooks.initialWeights.map((w) => w.shape.join('x'));
@@ -107,8 +92,8 @@ export async function fitNetwork(train: WindowSet, val: WindowSet, pre: Preproce
     }
     model.setWeights(hooks.initialWeights);
   }
-  const tr = toTensors(train, pre);
-  const va = toTensors(val, pre);
+  const tr = targetTensors(train, pre);
+  const va = targetTensors(val, pre);
   const rng = new SeededRandom(settings.network.seed);
   const history: EpochStats[] = [];
   let best: tf.Tensor[] | undefined;
@@ -126,17 +111,16 @@ export async function fitNetwork(train: WindowSet, val: WindowSet, pre: Preproce
       let lossSum = 0;
       for (let b = 0; b < batches; b += 1) {
         const idx = order.subarray(b * settings.batchSize, Math.min(tr.n, (b + 1) * settings.batchSize));
-        const [xb, yv, yu] = tf.tidy(() => {
+        const [xb, ...yb] = tf.tidy(() => {
           const i = tf.tensor1d(idx, 'int32');
-          return [tf.gather(tr.x, i), tf.gather(tr.yValue, i), tf.gather(tr.yUp, i)];
+          return [tf.gather(tr.x, i), ...tr.ys.map((y) => tf.gather(y, i))];
         });
         let loss: number;
         try {
-          loss = totalLoss(await model.trainOnBatch(xb, [yv, yu]));
+          loss = totalLoss(await model.trainOnBatch(xb, yb));
         } finally {
           xb.dispose();
-          yv.dispose();
-          yu.dispose();
+          tf.dispose(yb);
         }
         if (!Number.isFinite(loss)) throw new TrainingDivergedError(epoch, loss);
         lossSum += loss * idx.length;
@@ -170,8 +154,8 @@ export async function fitNetwork(train: WindowSet, val: WindowSet, pre: Preproce
     throw err;
   } finally {
     progress.done();
-    disposeTensors(tr);
-    disposeTensors(va);
+    disposeTargets(tr);
+    disposeTargets(va);
   }
   // The optimiser (Adam moments) is not owned by the model: the returned model is for inference.
   model.optimizer.dispose();

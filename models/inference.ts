@@ -10,8 +10,8 @@ import type { FeatureWindow, Forecast, OhlcvBar } from './types.ts';
 /** Where a trained model comes from: a checkpoint directory or a registry version in `model_versions`. */
 export type ModelSource = { dir: string } | { version: string; db: pg.Pool | pg.ClientBase };
 
-/** One forecast made after the bar that opened at `ts`. */
-export type SeriesForecast = { ts: number; value: number; pUp: number };
+/** One forecast made after the bar that opened at `ts` (with `horizons` from a model with horizon heads). */
+export type SeriesForecast = { ts: number; value: number; pUp: number; horizons?: Forecast['horizons'] };
 
 /**
  * Loads a trained model as a Predictor. Every check of the artifact IO applies
@@ -48,7 +48,10 @@ export function predictSeries(predictor: NeuralPredictor, bars: readonly OhlcvBa
     throw new ShapeMismatchError('features (model vs data)', predictor.preprocessor.featureNames, 'no context series (--context-csv)');
   }
   const set = buildWindows(bars, spec, spec.context ? context : undefined);
-  return predictor.predictSet(set).map((f, i) => ({ ts: set.ts[i] ?? Number.NaN, value: f.value, pUp: f.pUp }));
+  return predictor.predictSet(set).map((f, i) => {
+    const ts = set.ts[i] ?? Number.NaN;
+    return f.horizons ? { ts, value: f.value, pUp: f.pUp, horizons: f.horizons } : { ts, value: f.value, pUp: f.pUp };
+  });
 }
 
 /**

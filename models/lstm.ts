@@ -6,7 +6,8 @@ import { SeededDropout } from './seeded-dropout.ts';
 /**
  * A stacked LSTM over a window [lookback, features]: one LSTM layer per entry of
  * `hiddenUnits` (all but the last return sequences), seeded dropout after each,
- * then the two heads `value` (linear) and `pUp` (sigmoid). Compiled, ready to train.
+ * then the heads of `addHeads` (`value` and `pUp`, plus the horizon heads when
+ * configured). Compiled, ready to train.
  */
 export function buildLstm(config: NetworkConfig): tf.LayersModel {
   checkNetworkConfig(config);
@@ -34,5 +35,5 @@ export function buildLstm(config: NetworkConfig): tf.LayersModel {
     }
     if (config.dropout > 0) h = symbolic(new SeededDropout({ rate: config.dropout, seed: seed + 10 * i + 2, name: `dropout_${i}` }).apply(h));
   });
-  return compileNetwork(tf.model({ inputs: input, outputs: addHeads(h, seed), name: 'lstm' }), config.learningRate);
+  return compileNetwork(tf.model({ inputs: input, outputs: addHeads(h, seed, config), name: 'lstm' }), config.learningRate, config.horizonHeads);
 }

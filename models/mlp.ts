@@ -4,8 +4,8 @@ import { SeededDropout } from './seeded-dropout.ts';
 
 /**
  * A multilayer perceptron over the flattened window: one ReLU dense layer per
- * entry of `hiddenUnits`, seeded dropout after each, then the two heads `value`
- * (linear) and `pUp` (sigmoid). Same input shape as the LSTM, so both are interchangeable.
+ * entry of `hiddenUnits`, seeded dropout after each, then the heads of `addHeads`.
+ * Same input shape as the LSTM, so both are interchangeable.
  */
 export function buildMlp(config: NetworkConfig): tf.LayersModel {
   checkNetworkConfig(config);
@@ -22,5 +22,5 @@ export function buildMlp(config: NetworkConfig): tf.LayersModel {
     h = symbolic(dense.apply(h));
     if (config.dropout > 0) h = symbolic(new SeededDropout({ rate: config.dropout, seed: seed + 10 * i + 2, name: `dropout_${i}` }).apply(h));
   });
-  return compileNetwork(tf.model({ inputs: input, outputs: addHeads(h, seed), name: 'mlp' }), config.learningRate);
+  return compileNetwork(tf.model({ inputs: input, outputs: addHeads(h, seed, config), name: 'mlp' }), config.learningRate, config.horizonHeads);
 }

@@ -4,38 +4,97 @@ import { featureNames, type FeatureSpec, type WindowSet } from './features.ts';
 
 const positiveInt = z.number().int().min(1);
 
+const common = {
+  runId: z.string().min(1),
+  kind: z.enum(['lstm', 'mlp']),
+  lookback: positiveInt,
+  horizon: positiveInt,
+  volWindow: positiveInt,
+  context: z.boolean(),
+  featureNames: z.array(z.string().min(1)).min(1),
+  featureMean: z.array(z.number()),
+  featureStd: z.array(z.number().positive()),
+  targetMean: z.number(),
+  targetStd: z.number().positive(),
+  fittedOn: z.strictObject({ windows: z.number().int().min(1), fromTs: z.number(), toTs: z.number() }),
+  createdAt: z.string(),
+};
+
+/**
+ * Format 2 adds the feature layout and the multi-horizon heads' scales:
+ * `horizonTargetMean` / `horizonTargetStd` standardise each horizon's return,
+ * `varianceScale` s_h (the mean realised variance of horizon h on the train split)
+ * scales its variance head: σ²_h = s_h · exp(z_h). With `univariate` features the
+ * value head has `horizon` units, one per future one-step return, and
+ * `targetMean` / `targetStd` are those one-step returns' statistics.
+ * Written only for a spec with horizons or univariate features, so models
+ * without them keep format 1, byte for byte.
+ */
+const v2Fields = {
+  features: z.enum(['full', 'univariate']),
+  horizons: z.array(positiveInt),
+  horizonTargetMean: z.array(z.number()),
+  horizonTargetStd: z.array(z.number().positive()),
+  varianceScale: z.array(z.number().positive()),
+};
+
 /**
  * preprocessor.json: how windows are cut and normalised. Fitted on the training
  * split only and saved beside the model, so inference normalises exactly as training did.
  */
 export const preprocessorSchema = z
-  .strictObject({
-    format: z.literal('signals-preprocessor/1'),
-    runId: z.string().min(1),
-    kind: z.enum(['lstm', 'mlp']),
-    lookback: positiveInt,
-    horizon: positiveInt,
-    volWindow: positiveInt,
-    context: z.boolean(),
-    featureNames: z.array(z.string().min(1)).min(1),
-    featureMean: z.array(z.number()),
-    featureStd: z.array(z.number().positive()),
-    targetMean: z.number(),
-    targetStd: z.number().positive(),
-    fittedOn: z.strictObject({ windows: z.number().int().min(1), fromTs: z.number(), toTs: z.number() }),
-    createdAt: z.string(),
-  })
+  .discriminatedUnion('format', [
+    z.strictObject({ format: z.literal('signals-preprocessor/1'), ...common }),
+    z.strictObject({ format: z.literal('signals-preprocessor/2'), ...common, ...v2Fields }),
+  ])
   .superRefine((p, ctx) => {
     const n = p.featureNames.length;
     if (p.featureMean.length !== n || p.featureStd.length !== n) {
       ctx.addIssue({ code: 'custom', path: ['featureMean'], message: `featureMean and featureStd must have ${n} entries (one per feature)` });
     }
+    if (p.format !== 'signals-preprocessor/2') return;
+    const hs = p.horizons;
+    if (hs.some((h, i) => i > 0 && h <= (hs[i - 1] ?? 0))) ctx.addIssue({ code: 'custom', path: ['horizons'], message: 'horizons must be ascending and unique' });
+    for (const key of ['horizonTargetMean', 'horizonTargetStd', 'varianceScale'] as const) {
+      if (p[key].length !== hs.length) ctx.addIssue({ code: 'custom', path: [key], message: `${key} must have ${hs.length} entries (one per horizon)` });
+    }
+    if (p.features === 'univariate' && p.context) ctx.addIssue({ code: 'custom', path: ['context'], message: 'univariate features take no context series' });
   });
 export type Preprocessor = z.output<typeof preprocessorSchema>;
 
-/** The feature spec a preprocessor was fitted with. */
+/** Per-horizon scales of a preprocessor with horizon heads (undefined without them). */
+export type HorizonScales = {
+  readonly horizons: readonly number[];
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
+  readonly varianceScale: readonly number[];
+};
+
+export function horizonScales(p: Preprocessor): HorizonScales | undefined {
+  if (p.format !== 'signals-preprocessor/2' || p.horizons.length === 0) return undefined;
+  return { horizons: p.horizons, mean: p.horizonTargetMean, std: p.horizonTargetStd, varianceScale: p.varianceScale };
+}
+
+/** The feature spec a preprocessor was fitted with (horizons and layout only where they differ from the defaults). */
 export function specOf(p: Preprocessor): FeatureSpec {
-  return { lookback: p.lookback, horizon: p.horizon, volWindow: p.volWindow, context: p.context };
+  const spec = { lookback: p.lookback, horizon: p.horizon, volWindow: p.volWindow, context: p.context };
+  if (p.format !== 'signals-preprocessor/2') return spec;
+  return {
+    ...spec,
+    ...(p.horizons.length > 0 ? { horizons: [...p.horizons] } : {}),
+    ...(p.features === 'univariate' ? { features: 'univariate' as const } : {}),
+  };
+}
+
+/** Units of the `value` head: one, or with univariate features one per future one-step return. */
+export function valueUnits(p: Pick<FeatureSpec, 'horizon' | 'features'>): number {
+  return p.features === 'univariate' ? p.horizon : 1;
+}
+
+/** Units of each network output a preprocessor's model must have: value, pUp, then hValue, hUp, hLogVar with horizons. */
+export function outputUnits(p: Preprocessor): number[] {
+  const hs = horizonScales(p)?.horizons.length ?? 0;
+  return [valueUnits(specOf(p)), 1, ...(hs > 0 ? [hs, hs, hs] : [])];
 }
 
 /** Parses preprocessor.json text; invalid content is a ModelInputError naming the file. */
@@ -57,9 +116,40 @@ export function parsePreprocessor(text: string, source: string): Preprocessor {
   return p;
 }
 
+/** Mean and population std of the finite values of `m` in column `j` of width `w` (std 1 when degenerate, as for a flat target). */
+function columnStats(m: Float64Array, j: number, w: number): { mean: number; std: number } {
+  let sum = 0;
+  let n = 0;
+  for (let i = j; i < m.length; i += w) {
+    const v = m[i] ?? Number.NaN;
+    if (Number.isFinite(v)) {
+      sum += v;
+      n += 1;
+    }
+  }
+  const mean = n > 0 ? sum / n : 0;
+  let sq = 0;
+  for (let i = j; i < m.length; i += w) {
+    const v = m[i] ?? Number.NaN;
+    if (Number.isFinite(v)) sq += (v - mean) ** 2;
+  }
+  const std = n > 1 ? Math.sqrt(sq / n) : 0;
+  return { mean, std: std > 1e-12 ? std : 1 };
+}
+
+/** Statistics of every value of a row-major matrix (all columns pooled). */
+function pooledStats(m: Float64Array): { mean: number; std: number } {
+  return columnStats(m, 0, 1);
+}
+
+/** Smallest variance scale: a flat train split must not make s_h zero (the head divides by it). */
+const MIN_VARIANCE_SCALE = 1e-12;
+
 /**
  * Fits per-feature mean/std and the target's mean/std on training windows.
- * Each bar's feature row counts once even though windows overlap.
+ * Each bar's feature row counts once even though windows overlap. With horizons
+ * or univariate features (format 2) it also fits each horizon's return mean/std
+ * and variance scale.
  */
 export function fitPreprocessor(
   train: WindowSet,
@@ -108,8 +198,8 @@ export function fitPreprocessor(
     if (Number.isFinite(t)) tSq += (t - targetMean) ** 2;
   }
   const targetStdRaw = tN > 1 ? Math.sqrt(tSq / tN) : 0;
-  return {
-    format: 'signals-preprocessor/1',
+  const v1 = {
+    format: 'signals-preprocessor/1' as const,
     runId: meta.runId,
     kind: meta.kind,
     lookback,
@@ -123,6 +213,32 @@ export function fitPreprocessor(
     targetStd: targetStdRaw > 1e-12 ? targetStdRaw : 1,
     fittedOn: { windows: train.count, fromTs: train.ts[0] ?? 0, toTs: train.ts[train.count - 1] ?? 0 },
     createdAt: new Date().toISOString(),
+  };
+  const horizons = [...(train.spec.horizons ?? [])];
+  const features = train.spec.features ?? 'full';
+  if (horizons.length === 0 && features === 'full') return v1;
+
+  const { fittedOn, createdAt, ...head } = v1;
+  const step = features === 'univariate' && train.stepReturn ? pooledStats(train.stepReturn) : undefined;
+  const h = horizons.length;
+  const ret = train.horizonReturn ?? new Float64Array(0);
+  const rv = train.horizonVariance ?? new Float64Array(0);
+  const hStats = horizons.map((_, j) => columnStats(ret, j, h));
+  const varianceScale = horizons.map((_, j) => {
+    const m = columnStats(rv, j, h).mean;
+    return m > MIN_VARIANCE_SCALE ? m : MIN_VARIANCE_SCALE;
+  });
+  return {
+    ...head,
+    format: 'signals-preprocessor/2',
+    ...(step ? { targetMean: step.mean, targetStd: step.std } : {}),
+    features,
+    horizons,
+    horizonTargetMean: hStats.map((s) => s.mean),
+    horizonTargetStd: hStats.map((s) => s.std),
+    varianceScale,
+    fittedOn,
+    createdAt,
   };
 }
 

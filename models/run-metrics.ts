@@ -1,6 +1,8 @@
+import type { FeatureSet } from './features.ts';
+import type { HorizonValidationMetrics } from './horizon-metrics.ts';
 import type { ForecastMetrics } from './metrics.ts';
 import type { EpochStats } from './progress.ts';
-import type { BaselineKind, ModelKind } from './types.ts';
+import type { BaselineKind, HorizonLabel, ModelKind } from './types.ts';
 
 export type SplitInfo = { windows: number; fromTs: number | null; toTs: number | null };
 
@@ -25,6 +27,10 @@ export type TrainRunConfig = {
   overwrite?: boolean;
   /** Checkpoint directory to warm-start from (its architecture and normalisation are kept). */
   initFrom?: string;
+  /** Horizons (bars) of the multi-horizon heads, ascending; absent or empty: none. */
+  horizons?: number[];
+  /** Feature layout (default `full`); `univariate` = logReturn only and a `horizon`-step target. */
+  features?: FeatureSet;
 };
 
 export type RunPaths = {
@@ -73,4 +79,6 @@ export type RunMetrics = {
   warnings: string[];
   parentRunId: string | null;
   artifacts: RunPaths;
+  /** With horizon heads: each horizon's metrics on the validation split (see HorizonValidationMetrics). */
+  horizonValidation?: Partial<Record<HorizonLabel, HorizonValidationMetrics>>;
 };

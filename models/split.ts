@@ -1,5 +1,5 @@
 import { NotEnoughDataError } from './errors.ts';
-import { sliceWindows, warmupBars, type WindowSet } from './features.ts';
+import { sliceWindows, targetReach, warmupBars, type WindowSet } from './features.ts';
 
 export type SplitFractions = { readonly train: number; readonly val: number };
 export const DEFAULT_SPLIT: SplitFractions = { train: 0.7, val: 0.15 };
@@ -21,20 +21,21 @@ function fits(n: number, f: SplitFractions, embargo: number, min: typeof MIN_SPL
 
 /**
  * Time-ordered train / val / test split of the labelled windows (no shuffling
- * across the boundaries). `horizon - 1` windows are dropped at each boundary
- * (embargo) so no training target overlaps a validation or test target.
+ * across the boundaries). `reach - 1` windows are dropped at each boundary
+ * (embargo; reach = the farthest target, `horizon` or the longest of `horizons`)
+ * so no training target overlaps a validation or test target.
  * Throws NotEnoughDataError, naming the bars needed, when a part would be too small.
  */
 export function splitWindows(set: WindowSet, barCount: number, fractions = DEFAULT_SPLIT, min = MIN_SPLIT_WINDOWS): Split {
-  const embargo = set.spec.horizon - 1;
+  const embargo = targetReach(set.spec) - 1;
   const n = set.labelled;
   if (!fits(n, fractions, embargo, min)) {
     let need = n + 1;
     while (!fits(need, fractions, embargo, min) && need < 1e7) need += 1;
-    const neededBars = need + warmupBars(set.spec) - 1 + set.spec.horizon;
+    const neededBars = need + warmupBars(set.spec) - 1 + targetReach(set.spec);
     const pct = (x: number) => Math.round(x * 100);
     throw new NotEnoughDataError(
-      `too few bars for lookback ${set.spec.lookback}, horizon ${set.spec.horizon} and a ${pct(fractions.train)}/${pct(fractions.val)}/${pct(1 - fractions.train - fractions.val)} split`,
+      `too few bars for lookback ${set.spec.lookback}, horizon ${targetReach(set.spec)} and a ${pct(fractions.train)}/${pct(fractions.val)}/${pct(1 - fractions.train - fractions.val)} split`,
       neededBars,
       barCount,
     );

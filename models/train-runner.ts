@@ -6,11 +6,12 @@ import { writeFileAtomic } from './atomic-write.ts';
 import type { BackendChoice } from './backend.ts';
 import { createBaselines } from './baselines.ts';
 import { ModelInputError, ShapeMismatchError } from './errors.ts';
-import { buildWindows, featureNames, windowAt, type FeatureSpec, type WindowSet } from './features.ts';
+import { buildWindows, featureNames, specHorizons, windowAt, type FeatureSpec, type WindowSet } from './features.ts';
 import { fitNetwork } from './fit-network.ts';
+import { horizonValidationMetrics, renderHorizonSection } from './horizon-metrics.ts';
 import { forecastMetrics, type ForecastMetrics } from './metrics.ts';
 import { NeuralPredictor } from './neural-predictor.ts';
-import { fitPreprocessor, type Preprocessor } from './preprocessor.ts';
+import { fitPreprocessor, horizonScales, specOf, type Preprocessor } from './preprocessor.ts';
 import type { TrainProgress } from './progress.ts';
 import { renderRunReport } from './report.ts';
 import type { RunMetrics, RunPaths, SplitInfo, TrainRunConfig } from './run-metrics.ts';
@@ -74,9 +75,24 @@ function checkConfig(c: TrainRunConfig): void {
   }
 }
 
+/** The feature spec of a run: horizons and the univariate layout only when asked for, so other runs keep today's spec. */
+export function runSpec(c: TrainRunConfig): FeatureSpec {
+  return {
+    lookback: c.lookback,
+    horizon: c.horizon,
+    volWindow: c.volWindow,
+    context: c.context,
+    ...(c.horizons !== undefined && c.horizons.length > 0 ? { horizons: c.horizons } : {}),
+    ...(c.features === 'univariate' ? { features: c.features } : {}),
+  };
+}
+
 /** The parent checkpoint must have the architecture and data layout this run asks for. */
 function checkParent(parent: LoadedModel, c: TrainRunConfig, spec: FeatureSpec, source: string): void {
   const p = parent.preprocessor;
+  const ps = specOf(p);
+  if ((ps.features ?? 'full') !== (spec.features ?? 'full')) throw new ShapeMismatchError('features (--features vs --init-from)', ps.features ?? 'full', spec.features ?? 'full', source);
+  if (specHorizons(ps).join(',') !== specHorizons(spec).join(',')) throw new ShapeMismatchError('horizons (--horizons vs --init-from)', specHorizons(ps), specHorizons(spec), source);
   if (p.kind !== c.kind) throw new ShapeMismatchError('model kind (--model vs --init-from)', p.kind, c.kind, source);
   if (p.lookback !== spec.lookback) throw new ShapeMismatchError('lookback (--lookback vs --init-from)', p.lookback, spec.lookback, source);
   if (p.horizon !== spec.horizon) throw new ShapeMismatchError('horizon (--horizon vs --init-from)', p.horizon, spec.horizon, source);
@@ -124,7 +140,7 @@ export async function runTraining(config: TrainRunConfig, input: TrainRunInput):
     throw new ModelInputError(`run_id ${config.runId} already has artifacts in ${paths.checkpointDir}; choose a new --run-id or pass --overwrite`);
   }
   const warnings = [...(input.warnings ?? [])];
-  const spec: FeatureSpec = { lookback: config.lookback, horizon: config.horizon, volWindow: config.volWindow, context: config.context };
+  const spec = runSpec(config);
 
   let parent: LoadedModel | undefined;
   if (config.initFrom !== undefined) parent = await loadModelDir(config.initFrom);
@@ -175,6 +191,8 @@ export async function runTraining(config: TrainRunConfig, input: TrainRunInput):
     const predictor = new NeuralPredictor(saved.model, saved.preprocessor, config.runId);
     const actual = split.test.target;
     const forecasts = predictor.predictSet(split.test);
+    const scales = horizonScales(saved.preprocessor);
+    const horizonValidation = scales ? horizonValidationMetrics(split.val, predictor.predictSet(split.val), input.bars, scales.varianceScale) : undefined;
     predictor.dispose();
     const test = forecastMetrics(actual, forecasts);
     const baselines = {} as Record<BaselineKind, ForecastMetrics>;
@@ -192,6 +210,7 @@ export async function runTraining(config: TrainRunConfig, input: TrainRunInput):
     if (fit.bestEpoch === 1 && fit.epochsRan > 1) warnings.push('the best val loss was after the first epoch: the model may be overfitting from the start');
     if (split.test.count < 200) warnings.push(`small test set (${split.test.count} windows): metrics are noisy`);
     if (test.rocAuc === null) warnings.push('ROC AUC undefined: the test window has only one direction class');
+    if (spec.features === 'univariate') warnings.push('univariate windows have no volatility feature: the naive baselines’ pUp is the sign of their forecast');
 
     const totalMs = performance.now() - t0;
     const metrics: RunMetrics = {
@@ -237,10 +256,11 @@ export async function runTraining(config: TrainRunConfig, input: TrainRunInput):
       warnings,
       parentRunId: parent?.runId ?? null,
       artifacts: paths,
+      ...(horizonValidation ? { horizonValidation } : {}),
     };
     await writeFileAtomic(paths.chart, chartSvg(split.test, forecasts, metrics));
     await writeFileAtomic(paths.metrics, `${JSON.stringify(metrics, null, 2)}\n`);
-    await writeFileAtomic(paths.report, renderRunReport(metrics));
+    await writeFileAtomic(paths.report, renderRunReport(metrics) + (horizonValidation ? renderHorizonSection(horizonValidation) : ''));
     log?.info({ rmse: test.rmse, bestBaseline: best[0], beats: beats.rmse, ms: Math.round(totalMs) }, 'training run finished');
     return { metrics, paths };
   } finally {

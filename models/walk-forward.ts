@@ -1,7 +1,7 @@
 import type { Logger } from '../config/index.ts';
 import { createBaselines } from './baselines.ts';
 import { NotEnoughDataError } from './errors.ts';
-import { buildWindows, sliceWindows, warmupBars, windowAt, type FeatureSpec, type WindowSet } from './features.ts';
+import { buildWindows, sliceWindows, targetReach, warmupBars, windowAt, type FeatureSpec, type WindowSet } from './features.ts';
 import { fitNetwork } from './fit-network.ts';
 import { forecastMetrics, type ForecastMetrics } from './metrics.ts';
 import { NeuralPredictor } from './neural-predictor.ts';
@@ -121,7 +121,7 @@ function compare(
 
 /** Smallest labelled-window count the layout needs. */
 function neededWindows(c: WalkForwardConfig): number {
-  const embargo = c.spec.horizon - 1;
+  const embargo = targetReach(c.spec) - 1;
   return c.trainWindows + 2 * embargo + c.folds * c.testWindows;
 }
 
@@ -134,12 +134,12 @@ function neededWindows(c: WalkForwardConfig): number {
  */
 export async function walkForward(bars: readonly OhlcvBar[], config: WalkForwardConfig, log?: Logger, context?: readonly OhlcvBar[]): Promise<WalkForwardResult> {
   const set = buildWindows(bars, config.spec, context);
-  const embargo = config.spec.horizon - 1;
+  const embargo = targetReach(config.spec) - 1;
   const need = neededWindows(config);
   if (set.labelled < need) {
     throw new NotEnoughDataError(
       `too few bars for ${config.folds} folds of ${config.testWindows} test windows after ${config.trainWindows} training windows`,
-      need + warmupBars(config.spec) - 1 + config.spec.horizon,
+      need + warmupBars(config.spec) - 1 + targetReach(config.spec),
       bars.length,
     );
   }

@@ -6,11 +6,17 @@ import {
   decodeModel,
   encodeModel,
   forecastMetrics,
+  HEAD_NAMES,
+  horizonHeadsLoss,
+  horizonScales,
+  networkLosses,
   NeuralPredictor,
-  normaliseRows,
   sliceWindows,
   specOf,
+  targetReach,
+  targetTensors,
   windowAt,
+  type TargetTensors,
   type FeatureWindow,
   type ForecastMetrics,
   type OhlcvBar,
@@ -23,6 +29,9 @@ import {
  * network, trained on the symbol's recent bars with a lower learning rate (and
  * optionally its lower hidden layers frozen), early-stopped on a validation part,
  * and judged on a held-out window of the most recent bars that it never trained on.
+ * The copy keeps every head of the base: a multi-horizon base (its preprocessor
+ * names the horizons) fine-tunes into a multi-horizon online model, trained on
+ * the same objective (value, pUp and the horizon heads' return, up and QLIKE losses).
  */
 export type FineTuneConfig = {
   /** Adam learning rate (pretraining uses 1e-3; fine-tuning goes lower). */
@@ -105,36 +114,17 @@ function heldOutOf(set: WindowSet): HeldOutSet {
   return { windows: Array.from({ length: set.count }, (_, i) => windowAt(set, i)), actual: set.target.slice() };
 }
 
-type Tensors = { x: tf.Tensor3D; y: tf.Tensor2D; up: tf.Tensor2D; n: number };
-
-function tensorsOf(set: WindowSet, base: NeuralPredictor): Tensors {
-  const pre = base.preprocessor;
-  const n = set.count;
-  const x = normaliseRows(pre, set.x);
-  const y = new Float32Array(n);
-  const up = new Float32Array(n);
-  for (let i = 0; i < n; i += 1) {
-    const t = set.target[i] ?? 0;
-    y[i] = (t - pre.targetMean) / pre.targetStd;
-    up[i] = t > 0 ? 1 : 0;
-  }
-  return {
-    x: tf.tensor3d(x, [n, set.spec.lookback, set.featureNames.length]),
-    y: tf.tensor2d(y, [n, 1]),
-    up: tf.tensor2d(up, [n, 1]),
-    n,
-  };
-}
-
-/** Objective on a whole set: MSE of the standardised value head + cross-entropy of the pUp head. */
-function objective(model: tf.LayersModel, t: Tensors): number {
+/** Objective on a whole set: MSE of the standardised value head + cross-entropy of the pUp head (+ the horizon heads' losses). */
+function objective(model: tf.LayersModel, t: TargetTensors): number {
   return tf.tidy(() => {
     const out = model.predict(t.x, { batchSize: 1024 });
-    const [value, pUp] = Array.isArray(out) ? out : [out, out];
-    if (!value || !pUp) return Number.NaN;
-    const mse = tf.mean(tf.square(tf.sub(value, t.y)));
-    const bce = tf.metrics.binaryCrossentropy(t.up, tf.clipByValue(pUp, 1e-7, 1 - 1e-7)).mean();
-    return tf.add(mse, bce).dataSync()[0] ?? Number.NaN;
+    const [value, pUp, ...horizon] = Array.isArray(out) ? out : [out, out];
+    const [y, up, ...yHorizon] = t.ys;
+    if (!value || !pUp || !y || !up) return Number.NaN;
+    const mse = tf.mean(tf.square(tf.sub(value, y)));
+    const bce = tf.metrics.binaryCrossentropy(up, tf.clipByValue(pUp, 1e-7, 1 - 1e-7)).mean();
+    const loss = tf.add(mse, bce);
+    return (horizon.length > 0 ? tf.add(loss, horizonHeadsLoss(horizon, yHorizon)) : loss).dataSync()[0] ?? Number.NaN;
   });
 }
 
@@ -158,8 +148,8 @@ export async function fineTune(
   const all = buildWindows(bars, spec);
   const labelled = all.labelled;
   const heldOutCount = Math.min(config.heldOutWindows, Math.floor(labelled / 4));
-  // An embargo of `horizon` windows keeps the last training target out of the held-out bars.
-  const trainable = labelled - heldOutCount - spec.horizon;
+  // An embargo of `reach` windows (the farthest target) keeps the last training target out of the held-out bars.
+  const trainable = labelled - heldOutCount - targetReach(spec);
   const valCount = Math.max(1, Math.floor(trainable * config.valFraction));
   const trainCount = trainable - valCount;
   if (trainCount < config.minTrainWindows || heldOutCount < 10) {
@@ -177,15 +167,16 @@ export async function fineTune(
   // The copy: the base model's own bytes, decoded into a fresh network.
   const files = await encodeModel(base.model, { ...base.preprocessor, runId: version });
   const { model } = await decodeModel(files, { source: `fine-tune ${version}` });
-  const hidden = model.layers.filter((l) => l.getWeights().length > 0 && l.name !== 'value' && l.name !== 'pUp');
+  const heads: readonly string[] = HEAD_NAMES;
+  const hidden = model.layers.filter((l) => l.getWeights().length > 0 && !heads.includes(l.name));
   const frozen = Math.min(config.freezeLayers, hidden.length);
   hidden.slice(0, frozen).forEach((l) => {
     l.trainable = false;
   });
-  model.compile({ optimizer: tf.train.adam(config.learningRate), loss: ['meanSquaredError', 'binaryCrossentropy'] });
+  model.compile({ optimizer: tf.train.adam(config.learningRate), loss: networkLosses(horizonScales(base.preprocessor)?.horizons.length ?? 0) });
 
-  const tr = tensorsOf(train, base);
-  const va = tensorsOf(val, base);
+  const tr = targetTensors(train, base.preprocessor);
+  const va = targetTensors(val, base.preprocessor);
   const rng = mulberry32(config.seed);
   let best = objective(model, va);
   let bestWeights = model.getWeights().map((w) => w.clone());
@@ -205,12 +196,11 @@ export async function fineTune(
         if (options.signal?.aborted) throw new FineTuneUnavailableError('fine-tune aborted', { retryable: true });
         const idx = tf.tensor1d(order.subarray(from, Math.min(tr.n, from + config.batchSize)), 'int32');
         const xb = tf.gather(tr.x, idx);
-        const yb = tf.gather(tr.y, idx);
-        const ub = tf.gather(tr.up, idx);
+        const yb = tr.ys.map((y) => tf.gather(y, idx));
         try {
-          await model.trainOnBatch(xb, [yb, ub]);
+          await model.trainOnBatch(xb, yb);
         } finally {
-          tf.dispose([idx, xb, yb, ub]);
+          tf.dispose([idx, xb, ...yb]);
         }
         await yieldToLoop();
       }
@@ -230,7 +220,7 @@ export async function fineTune(
     throw err;
   } finally {
     tf.dispose(bestWeights);
-    tf.dispose([tr.x, tr.y, tr.up, va.x, va.y, va.up]);
+    tf.dispose([tr.x, ...tr.ys, va.x, ...va.ys]);
     model.optimizer?.dispose();
   }
   const predictor = new NeuralPredictor(model, { ...base.preprocessor, runId: version }, version);

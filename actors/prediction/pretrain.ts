@@ -6,6 +6,8 @@ import {
   fitPreprocessor,
   NeuralPredictor,
   packArtifact,
+  specHorizons,
+  targetReach,
   type ArtifactFiles,
   type FeatureSpec,
   type ModelKind,
@@ -23,6 +25,8 @@ import { ANY_REGIME, DEFAULT_REGIME_THRESHOLDS, labelRegimes, REGIME_NAMES, type
  * regime of its last bar, by the same `labelRegimes` the live predictor uses, and
  * each regime's model trains on that regime's windows only; an `any` model
  * trained on every window serves regimes that had too few windows.
+ * `spec.horizons` gives every model the multi-horizon heads (a return, P(up) and
+ * volatility per horizon), `spec.features: 'univariate'` the one-feature layout.
  */
 export type PretrainConfig = {
   readonly spec: FeatureSpec;
@@ -90,6 +94,21 @@ export function mergeWindows(parts: readonly Part[], spec: FeatureSpec): WindowS
   const end = new Int32Array(count);
   const close = new Float64Array(count);
   const target = new Float64Array(count);
+  // Row-major per-window targets (horizons, univariate steps) are copied row by row.
+  const hs = specHorizons(spec).length;
+  const rows = (pick: (s: WindowSet) => Float64Array | undefined, width: number) => {
+    if (width === 0 || !parts.some((p) => p.indices.length > 0 && pick(p.set))) return undefined;
+    const out = new Float64Array(count * width).fill(Number.NaN);
+    let at = 0;
+    for (const { set, indices } of parts) {
+      const m = pick(set);
+      for (const i of indices) {
+        if (m) out.set(m.subarray(i * width, (i + 1) * width), at * width);
+        at += 1;
+      }
+    }
+    return out;
+  };
   let k = 0;
   let offset = 0;
   for (const { set, indices } of parts) {
@@ -103,7 +122,23 @@ export function mergeWindows(parts: readonly Part[], spec: FeatureSpec): WindowS
     }
     offset += (set.end[set.count - 1] ?? 0) + spec.lookback + 1;
   }
-  return { spec, featureNames: names, count, labelled: count, x, ts, end, close, target };
+  const horizonReturn = rows((s) => s.horizonReturn, hs);
+  const horizonVariance = rows((s) => s.horizonVariance, hs);
+  const stepReturn = rows((s) => s.stepReturn, spec.features === 'univariate' ? spec.horizon : 0);
+  return {
+    spec,
+    featureNames: names,
+    count,
+    labelled: count,
+    x,
+    ts,
+    end,
+    close,
+    target,
+    ...(horizonReturn ? { horizonReturn } : {}),
+    ...(horizonVariance ? { horizonVariance } : {}),
+    ...(stepReturn ? { stepReturn } : {}),
+  };
 }
 
 /** Trains the per-regime models (and `any`). Deterministic for a seed. */
@@ -123,8 +158,8 @@ export async function pretrainRegimeModels(
     const byRegime = new Map<string, { tr: number[]; va: number[] }>(regimes.map((r) => [r, { tr: [], va: [] }]));
     for (let i = 0; i < set.labelled; i += 1) {
       const regime = labels[set.end[i] ?? -1];
-      // Embargo: the first `horizon` windows after the cut would share their target bar with training.
-      if (i >= cut && i < cut + config.spec.horizon) continue;
+      // Embargo: the first `reach` windows after the cut would share their target bars with training.
+      if (i >= cut && i < cut + targetReach(config.spec)) continue;
       for (const r of regime === undefined ? [ANY_REGIME] : [regime, ANY_REGIME]) {
         const b = byRegime.get(r);
         if (!b) continue;

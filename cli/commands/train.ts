@@ -54,6 +54,8 @@ const options = {
   'context-symbol': { type: 'string' },
   'artifacts-dir': { type: 'string' },
   'init-from': { type: 'string' },
+  horizons: { type: 'string' },
+  features: { type: 'string' },
   overwrite: { type: 'boolean' },
   'skip-bad-rows': { type: 'boolean' },
   register: { type: 'boolean' },
@@ -84,6 +86,11 @@ model:
   --hidden-units A,B       units per hidden layer (default 128,64)
   --dropout R              (default 0.2)
   --vol-window N           rolling window of volatility/volume features (default ${DEFAULT_VOL_WINDOW})
+  --horizons 1,5,15,60     add multi-horizon heads: per horizon (bars) a return, P(up) and
+                           volatility forecast (default: none)
+  --features full|univariate
+                           univariate: logReturn only (X [N, lookback, 1]) and the next
+                           --horizon one-step returns as target (y [N, horizon]) (default full)
 training:
   --epochs N               (default 50)       --batch-size N      (default 32)
   --learning-rate R        (default 0.001)    --patience N        early stopping (default 5)
@@ -101,23 +108,33 @@ TFJS_BACKEND=tensorflow-gpu|tensorflow|wasm|cpu forces a backend (default: first
 exit codes: 2 usage, 3 bad input, 4 shape mismatch, 5 run_id mismatch, 6 not enough data,
             7 non-finite values, 8 backend unavailable, 9 checksum mismatch, 10 not found`;
 
-async function run(argv: string[]): Promise<number> {
-  const { values: v } = parseFlags(argv, options);
-  const settings = loadSettings();
+type TrainFlags = ReturnType<typeof parseFlags<typeof options>>['values'];
+
+/** "60,1,5" -> [1, 5, 60]: whole bars >= 1, sorted, duplicates dropped. */
+function horizonsFlag(value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const parts = value.split(',').map((s) => Number(s.trim()));
+  if (parts.some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError(`--horizons must be comma-separated integers >= 1, e.g. 1,5,15,60 (got ${JSON.stringify(value)})`);
+  return [...new Set(parts)].sort((x, y) => x - y);
+}
+
+/** The run configuration of a `signals train` command line (its data flags aside); UsageError on bad flags. */
+export function trainConfigFromArgv(argv: string[], artifactsDir: string): TrainRunConfig {
+  return trainConfigFromFlags(parseFlags(argv, options).values, artifactsDir);
+}
+
+function trainConfigFromFlags(v: TrainFlags, artifactsDir: string): TrainRunConfig {
   const runId = requireFlag(v['run-id'], 'run-id');
   const kind = v.model ?? 'lstm';
   if (kind !== 'lstm' && kind !== 'mlp') throw new UsageError(`--model must be lstm or mlp (got ${JSON.stringify(kind)})`);
-  if (v.csv === undefined && (v.venue === undefined || v.symbol === undefined)) {
-    throw new UsageError('give the data as --csv FILE, or as --venue V --symbol S (reads bars_1m)');
-  }
-  if (v.csv !== undefined && v.venue !== undefined) throw new UsageError('--csv and --venue exclude each other');
   const trainFraction = fractionFlag(v['train-fraction'], 'train-fraction', DEFAULT_SPLIT.train);
   const valFraction = fractionFlag(v['val-fraction'], 'val-fraction', DEFAULT_SPLIT.val);
   if (!(trainFraction > 0 && valFraction > 0 && trainFraction + valFraction < 1)) {
     throw new UsageError('--train-fraction and --val-fraction must be > 0 and leave room for a test part');
   }
-  const role = v.role ?? 'pretrained';
-  if (role !== 'pretrained' && role !== 'online') throw new UsageError(`--role must be pretrained or online (got ${JSON.stringify(role)})`);
+  const features = v.features ?? 'full';
+  if (features !== 'full' && features !== 'univariate') throw new UsageError(`--features must be full or univariate (got ${JSON.stringify(features)})`);
+  if (features === 'univariate' && v['context-csv'] !== undefined) throw new UsageError('--features univariate takes no --context-csv (its only feature is the log return)');
   const config: TrainRunConfig = {
     runId,
     kind,
@@ -133,10 +150,29 @@ async function run(argv: string[]): Promise<number> {
     seed: intFlag(v.seed, 'seed', 42, 0),
     patience: intFlag(v.patience, 'patience', 5, 1),
     split: { train: trainFraction, val: valFraction },
-    artifactsDir: v['artifacts-dir'] ?? settings.ARTIFACTS_DIR,
+    artifactsDir,
   };
   if (v.overwrite) config.overwrite = true;
   if (v['init-from'] !== undefined) config.initFrom = v['init-from'];
+  const horizons = horizonsFlag(v.horizons);
+  if (horizons !== undefined) config.horizons = horizons;
+  if (features === 'univariate') config.features = features;
+  return config;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values: v } = parseFlags(argv, options);
+  const settings = loadSettings();
+  const runId = requireFlag(v['run-id'], 'run-id');
+  const kind = v.model ?? 'lstm';
+  if (kind !== 'lstm' && kind !== 'mlp') throw new UsageError(`--model must be lstm or mlp (got ${JSON.stringify(kind)})`);
+  if (v.csv === undefined && (v.venue === undefined || v.symbol === undefined)) {
+    throw new UsageError('give the data as --csv FILE, or as --venue V --symbol S (reads bars_1m)');
+  }
+  if (v.csv !== undefined && v.venue !== undefined) throw new UsageError('--csv and --venue exclude each other');
+  const config = trainConfigFromFlags(v, v['artifacts-dir'] ?? settings.ARTIFACTS_DIR);
+  const role = v.role ?? 'pretrained';
+  if (role !== 'pretrained' && role !== 'online') throw new UsageError(`--role must be pretrained or online (got ${JSON.stringify(role)})`);
 
   const log = cliLogger();
   let bars: OhlcvBar[];
@@ -177,6 +213,11 @@ async function run(argv: string[]): Promise<number> {
     `run ${m.runId}: ${m.kind} ${m.epochsRan}/${m.epochsRequested} epochs (best ${m.bestEpoch}${m.stoppedEarly ? ', early stop' : ''}) on ${m.backend.name} in ${(m.timings.totalMs / 1000).toFixed(1)} s`,
     `test (${m.test.n} windows): RMSE ${m.test.rmse.toExponential(4)}  MAE ${m.test.mae.toExponential(4)}  dir.acc ${m.test.directionAccuracy.toFixed(4)}  AUC ${m.test.rocAuc?.toFixed(4) ?? 'n/a'}`,
     `best baseline ${m.bestBaseline.kind}: RMSE ${m.bestBaseline.rmse.toExponential(4)} -> model ${m.beatsBestBaseline.rmse ? 'beats it' : 'does NOT beat it'} on RMSE`,
+    ...Object.entries(m.horizonValidation ?? {}).map(([label, h]) =>
+      h
+        ? `horizon ${label} (val ${h.n}): QLIKE ${h.qlike.toFixed(4)} (EWMA ${h.qlikeEwma.toFixed(4)}, historical ${h.qlikeHistorical.toFixed(4)})  MAE ${h.mae.toExponential(4)}  AUC ${h.rocAuc?.toFixed(4) ?? 'n/a'}`
+        : `horizon ${label}: no metrics`,
+    ),
     ...m.warnings.map((w) => `warning: ${w}`),
     `best checkpoint  ${result.paths.best}`,
     `metrics          ${result.paths.metrics}`,
