@@ -15,6 +15,13 @@
  *                 per-window loss difference is <= 0. Without per-window losses the
  *                 point rules baselineRmse / baselineAuc stand in.
  * Rules 1 and 4 apply to the first model of a scope too; 2 and 3 need a champion.
+ * A model with volatility heads (sigma per horizon) is judged on that target with its own rules:
+ * 6. volatilityHar       at every horizon, QLIKE of its σ² no worse than the HAR baseline's on the
+ *                        same windows (+ `volatilityHarTolerancePct`, 0)
+ * 7. volatilityChampion  at every horizon both forecast, QLIKE no more than
+ *                        `volatilityChampionTolerancePct` (2 %) above the champion's
+ * An online candidate is not judged on volatility here: it joins beside its parent and the
+ * blend's volatility weights give it a share only as it earns one on realised outcomes.
  *
  * `online` (a fine-tuned model joining the blend beside the model it was tuned from):
  * 5. nonInferior  the upper end of the bootstrap interval of (candidate - incumbent)
@@ -27,6 +34,7 @@
  */
 
 import { difference, pairedBootstrapCi, type BootstrapCi } from './paired-bootstrap.ts';
+import type { VolatilityEvaluation } from './volatility-evaluation.ts';
 
 /** The metrics the gate reads (a subset of models' ForecastMetrics). */
 export type GateMetrics = {
@@ -54,6 +62,10 @@ export type GateConfig = {
   onlineMargin: number;
   /** baselineLoss: the lower CI end of (model - best baseline) loss may be at most this (0 = not significantly worse). */
   baselineMargin: number;
+  /** volatilityHar: QLIKE may exceed the HAR baseline's by this much (percent). */
+  volatilityHarTolerancePct: number;
+  /** volatilityChampion: QLIKE may exceed the champion's by this much (percent). */
+  volatilityChampionTolerancePct: number;
 };
 
 export const DEFAULT_GATE: GateConfig = {
@@ -67,6 +79,8 @@ export const DEFAULT_GATE: GateConfig = {
   bootstrapSamples: 1_000,
   onlineMargin: 0.02,
   baselineMargin: 0,
+  volatilityHarTolerancePct: 0,
+  volatilityChampionTolerancePct: 2,
 };
 
 /** Per-window losses on the judged windows (same windows, same order for every series). */
@@ -87,10 +101,12 @@ export type GateInput = {
   losses?: GateLosses;
   /** `challenger` (default): a pretrained model against the champion; `online`: a fine-tuned model joining the blend. */
   mode?: 'challenger' | 'online';
+  /** QLIKE of the volatility heads and of the baselines on the same windows (models with horizon heads). */
+  volatility?: { challenger: VolatilityEvaluation; champion?: VolatilityEvaluation | undefined };
   config?: Partial<GateConfig>;
 };
 
-export type GateRule = 'floor' | 'aucDrop' | 'f1Drop' | 'baselineRmse' | 'baselineAuc' | 'baselineLoss' | 'nonInferior';
+export type GateRule = 'floor' | 'aucDrop' | 'f1Drop' | 'baselineRmse' | 'baselineAuc' | 'baselineLoss' | 'nonInferior' | 'volatilityHar' | 'volatilityChampion';
 export type RuleResult = { rule: GateRule; passed: boolean; detail: string; numbers: Record<string, number | null> };
 
 export type GateDecision = {
@@ -179,6 +195,34 @@ function pointBaselineRules(c: GateMetrics, bestBaseline: GateDecision['bestBase
   return rules;
 }
 
+/** The volatility target's rules: every horizon against HAR, and against the champion where both forecast it. */
+function volatilityRules(challenger: VolatilityEvaluation, champion: VolatilityEvaluation | undefined, config: GateConfig): RuleResult[] {
+  const horizons = Object.entries(challenger);
+  const overHar = horizons.filter(([, v]) => v.model > v.har * (1 + config.volatilityHarTolerancePct / 100) + EPS);
+  const rules: RuleResult[] = [
+    {
+      rule: 'volatilityHar',
+      passed: overHar.length === 0,
+      detail: `QLIKE vs HAR: ${horizons.map(([h, v]) => `${h} ${fmt(v.model)} vs ${fmt(v.har)}`).join(', ')}${overHar.length ? ` (worse at ${overHar.map(([h]) => h).join(', ')})` : ''}`,
+      numbers: Object.fromEntries(horizons.flatMap(([h, v]) => [[`${h}.qlike`, v.model], [`${h}.har`, v.har], [`${h}.n`, v.n]])),
+    },
+  ];
+  if (champion) {
+    const both = horizons.flatMap(([h, v]) => {
+      const c = champion[h];
+      return c ? [{ h, model: v.model, champion: c.model, drop: ((v.model - c.model) / c.model) * 100 }] : [];
+    });
+    const worse = both.filter((b) => b.drop > config.volatilityChampionTolerancePct + EPS);
+    rules.push({
+      rule: 'volatilityChampion',
+      passed: worse.length === 0,
+      detail: `QLIKE vs champion (max +${config.volatilityChampionTolerancePct} %): ${both.map((b) => `${b.h} ${fmt(b.model)} vs ${fmt(b.champion)} (${b.drop >= 0 ? '+' : ''}${fmt(b.drop, 1)} %)`).join(', ') || 'no common horizon'}`,
+      numbers: Object.fromEntries(both.flatMap((b) => [[`${b.h}.qlike`, b.model], [`${b.h}.champion`, b.champion], [`${b.h}.pct`, b.drop]])),
+    });
+  }
+  return rules;
+}
+
 /** Applies the gate. Deterministic: the same input gives the same decision and numbers. */
 export function decideGate(input: GateInput): GateDecision {
   const config: GateConfig = { ...DEFAULT_GATE, ...input.config };
@@ -239,6 +283,7 @@ export function decideGate(input: GateInput): GateDecision {
   // Every model, the first of a scope included, must not be worse than the naive baselines.
   if (vsBase) rules.push(baselineLossRule(vsBase, config.baselineMargin));
   else rules.push(...pointBaselineRules(c, bestBaseline, config));
+  if (input.volatility) rules.push(...volatilityRules(input.volatility.challenger, input.volatility.champion, config));
   return finish(input, config, floor, mode, rules, bestBaseline, intervals);
 }
 

@@ -6,6 +6,7 @@ import { ANY_REGIME, GLOBAL_SCOPE } from './versions.ts';
 import { decideGate, type GateConfig } from './gate.ts';
 import { windowLosses } from './paired-bootstrap.ts';
 import type { WindowEvaluation } from './verification.ts';
+import { poolVolatility, volatilityOnWindow } from './volatility-evaluation.ts';
 import { synthBars } from '../../market/index.ts';
 import {
   buildWindows,
@@ -74,7 +75,15 @@ function judgeOnTail(predictor: NeuralPredictor, split: readonly { s: PretrainSe
     baselines[b.kind] = forecastMetrics(actual, bf);
     baselineLosses[b.kind] = windowLosses(actual, bf);
   }
-  return { model: forecastMetrics(actual, f), baselines, windows: windows.length, losses: { model: windowLosses(actual, f), baselines: baselineLosses } };
+  // The volatility heads on every series' held-out tail (all regimes: volatility is judged per horizon, not per regime).
+  const volatility = poolVolatility(split.map(({ s, cut }) => volatilityOnWindow(predictor, s.bars, s.bars[cut]?.ts ?? Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY)));
+  return {
+    model: forecastMetrics(actual, f),
+    baselines,
+    windows: windows.length,
+    losses: { model: windowLosses(actual, f), baselines: baselineLosses },
+    ...(volatility ? { volatility } : {}),
+  };
 }
 
 /** The seeded synthetic history Phase 1 trains on by default: other symbols, an earlier period, another seed. */
@@ -134,6 +143,7 @@ export async function runPhase1(opts: Phase1Options): Promise<Phase1Result> {
       champion: undefined,
       baselines: judged.baselines,
       losses: { challenger: judged.losses.model, baselines: judged.losses.baselines },
+      ...(judged.volatility ? { volatility: { challenger: judged.volatility } } : {}),
       ...(opts.gate ? { config: opts.gate } : {}),
     });
     const comparison: Record<string, unknown> = { ...gate, championVersion: null, window: `newest ${TEST_FRACTION * 100} % of each pretraining series (${judged.windows} windows)` };

@@ -101,6 +101,7 @@ export function gateInputFor(
     champion: incumbent?.model,
     baselines: challenger.baselines,
     losses: { challenger: challenger.losses.model, ...(incumbent ? { champion: incumbent.losses.model } : {}), baselines: challenger.losses.baselines },
+    ...(mode === 'challenger' && challenger.volatility ? { volatility: { challenger: challenger.volatility, champion: incumbent?.volatility } } : {}),
     ...(config ? { config } : {}),
   };
 }

@@ -12,6 +12,7 @@ import {
   type Predictor,
 } from '../../models/index.ts';
 import { windowLosses } from './paired-bootstrap.ts';
+import { volatilityOnWindow, type VolatilityEvaluation } from './volatility-evaluation.ts';
 
 /**
  * Evaluation on a fixed test window and the verification a candidate must pass
@@ -39,6 +40,8 @@ export type WindowEvaluation = {
   windows: number;
   /** Per-window losses (paired-bootstrap.ts `windowLosses`), same windows for the model and every baseline. */
   losses: { model: Float64Array; baselines: Record<string, Float64Array> };
+  /** The volatility heads against the EWMA and HAR baselines on the same windows (models with horizon heads). */
+  volatility?: VolatilityEvaluation;
 };
 
 /**
@@ -58,7 +61,14 @@ export function evaluateOnWindow(predictor: NeuralPredictor, bars: readonly Ohlc
     baselines[b.kind] = forecastMetrics(actual, f);
     baselineLosses[b.kind] = windowLosses(actual, f);
   }
-  return { model, baselines, windows: windows.length, losses: { model: windowLosses(actual, modelForecasts), baselines: baselineLosses } };
+  const volatility = volatilityOnWindow(predictor, bars, fromTs, toTs);
+  return {
+    model,
+    baselines,
+    windows: windows.length,
+    losses: { model: windowLosses(actual, modelForecasts), baselines: baselineLosses },
+    ...(volatility ? { volatility } : {}),
+  };
 }
 
 export type VerificationLimits = {
