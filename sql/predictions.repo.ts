@@ -33,7 +33,19 @@ export async function insertPredictions(db: pg.Pool | pg.ClientBase, preds: read
   return r.rowCount ?? 0;
 }
 
-export async function readPredictions(db: pg.Pool | pg.ClientBase, venue: string, symbol: string): Promise<Prediction[]> {
+/** The (venue, symbol) pairs with a prediction created since `sinceMs` (all venues when `venue` is undefined). */
+export async function predictedSymbols(db: pg.Pool | pg.ClientBase, venue: string | undefined, sinceMs = 0): Promise<{ venue: string; symbol: string }[]> {
+  const r = await db.query<{ venue: string; symbol: string }>(
+    `SELECT DISTINCT venue, symbol FROM predictions
+     WHERE ($1::text IS NULL OR venue = $1) AND created_at >= ${MS_TO_TS('$2::bigint')}
+     ORDER BY venue, symbol`,
+    [venue ?? null, sinceMs],
+  );
+  return r.rows;
+}
+
+/** A symbol's stored predictions in time order (those created since `sinceMs`). */
+export async function readPredictions(db: pg.Pool | pg.ClientBase, venue: string, symbol: string, sinceMs = 0): Promise<Prediction[]> {
   const r = await db.query<{
     venue: string; symbol: string; ts_ms: number; horizon: '1m'; created_ms: number; value: number; p_up: number;
     confidence: number; regime: string; components: Prediction['components']; quality: Prediction['quality'];
@@ -41,8 +53,8 @@ export async function readPredictions(db: pg.Pool | pg.ClientBase, venue: string
   }>(
     `SELECT venue, symbol, ${TS_TO_MS('ts')} AS ts_ms, horizon, ${TS_TO_MS('created_at')} AS created_ms, value, p_up,
             confidence, regime, components, quality, sigma, horizons
-     FROM predictions WHERE venue = $1 AND symbol = $2 ORDER BY ts`,
-    [venue, symbol],
+     FROM predictions WHERE venue = $1 AND symbol = $2 AND created_at >= ${MS_TO_TS('$3::bigint')} ORDER BY ts`,
+    [venue, symbol, sinceMs],
   );
   return r.rows.map((x) => ({
     venue: x.venue, symbol: x.symbol, ts: Number(x.ts_ms), horizon: x.horizon, createdAt: Number(x.created_ms),

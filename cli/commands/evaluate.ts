@@ -2,6 +2,7 @@ import { loadSettings } from '../../config/index.ts';
 import { DEFAULT_VOL_WINDOW, formatWalkForward, readModelBars, selectBackend, walkForward, type ModelKind, type OhlcvBar } from '../../models/index.ts';
 import { cliLogger, fractionFlag, intFlag, parseFlags, positiveFlag, requireFlag, unitsFlag, type CliCommand } from '../command.ts';
 import { EXIT, UsageError } from '../errors.ts';
+import { runSignalEvaluation, signalUsage } from './evaluate-signals.ts';
 
 const options = {
   csv: { type: 'string' },
@@ -28,9 +29,9 @@ const options = {
   'skip-bad-rows': { type: 'boolean' },
 } as const;
 
-const usage = `usage: signals evaluate --csv FILE [options]
+const walkForwardUsage = `usage: signals evaluate --walk-forward --csv FILE [options]
 
-Walk-forward evaluation: each fold trains every model on the windows just before its
+Walk-forward evaluation of the models themselves: each fold trains every model on the windows just before its
 test block, tests it and every naive baseline (zero, last return, EWMA) on the block,
 then rolls forward one block. Prints each fold's and the pooled metrics side by side,
 and a moving-block bootstrap 95 % interval of (model - best baseline).
@@ -46,7 +47,13 @@ and a moving-block bootstrap 95 % interval of (model - best baseline).
   --hidden-units A,B (32)  --dropout R (0.1)  --seed N (42)  --bootstrap N (1000)
   --json                  print the full result as JSON instead of tables`;
 
+/** `signals evaluate` judges the published signal; `--walk-forward` the neural models on their own. */
 async function run(argv: string[]): Promise<number> {
+  if (!argv.includes('--walk-forward')) return runSignalEvaluation(argv);
+  return runWalkForward(argv.filter((a) => a !== '--walk-forward'));
+}
+
+async function runWalkForward(argv: string[]): Promise<number> {
   const { values: v } = parseFlags(argv, options);
   const csv = requireFlag(v.csv, 'csv');
   const kinds = (v.models ?? 'lstm,mlp').split(',').map((s) => s.trim());
@@ -99,7 +106,7 @@ async function run(argv: string[]): Promise<number> {
 
 export const evaluateCommand: CliCommand = {
   name: 'evaluate',
-  summary: 'walk-forward evaluation of models vs naive baselines, with bootstrap intervals',
-  usage,
+  summary: 'what the signal is worth per horizon against every baseline (--walk-forward: the models on their own)',
+  usage: `${signalUsage}\n\n${walkForwardUsage}`,
   run,
 };

@@ -1,5 +1,6 @@
 import type { SystemStatus } from '../../actors/system/index.ts';
 import type { PredictionAccuracy } from '../../sql/index.ts';
+import type { RunSkill } from './run-skill.ts';
 
 const fmt = (n: number | undefined): string => (n === undefined ? '-' : Math.round(n).toLocaleString('en-US'));
 const pct = (x: number | null): string => (x === null ? '-' : `${(x * 100).toFixed(1)} %`);
@@ -40,7 +41,14 @@ export function renderPanel(v: { status: SystemStatus; ticksPerSecond: number; e
 /** The table printed by `--exit-after-replay`. */
 export function renderSummary(
   s: SystemStatus,
-  v: { source: string; published: number; seconds: number; accuracy: PredictionAccuracy; versions: { deployed: number; rejected: number; rolledBack: number } },
+  v: {
+    source: string;
+    published: number;
+    seconds: number;
+    accuracy: PredictionAccuracy;
+    versions: { deployed: number; rejected: number; rolledBack: number };
+    skill?: RunSkill;
+  },
 ): string {
   const a = v.accuracy;
   const rows: [string, string][] = [
@@ -61,5 +69,8 @@ export function renderSummary(
     ['MAE vs naive (zero)', a.mae === null || a.naiveMae === null ? '-' : `${a.mae.toExponential(3)} vs ${a.naiveMae.toExponential(3)} (${a.mae <= a.naiveMae ? 'better' : 'worse'} than naive)`],
     ['wall time', `${v.seconds.toFixed(1)} s`],
   ];
-  return ['summary', ...table(rows)].join('\n');
+  const skill = v.skill
+    ? ['', `forecast skill per horizon (${v.skill.report.n} realised outcomes; report: ${v.skill.files[0] ?? '-'}):`, ...v.skill.report.verdicts.map((x) => `  ${x.text}`)]
+    : ['', 'forecast skill: no horizon realised yet'];
+  return ['summary', ...table(rows), ...skill].join('\n');
 }

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { retryWaiter } from '../../streams/index.ts';
 import { startSystem, type SystemHandle } from '../../actors/system/index.ts';
@@ -10,6 +11,7 @@ import { openMigratedDatabase } from '../database.ts';
 import { CliError, EXIT, UsageError } from '../errors.ts';
 import { reportRejected } from './replay.ts';
 import { renderPanel, renderSummary } from './run-view.ts';
+import { runSkill } from './run-skill.ts';
 
 const options = {
   csv: { type: 'string' },
@@ -250,8 +252,12 @@ export const runCommand: CliCommand = {
         }
         if (abort.signal.aborted) return;
         const status = system.status();
-        const [accuracy, versions] = await Promise.all([predictionAccuracy(db, source.venue, started), versionCounts(db, started)]);
-        const summary = renderSummary(status, { source: source.describe, published: published.published, seconds: (Date.now() - started) / 1000, accuracy, versions });
+        const [accuracy, versions, skill] = await Promise.all([
+          predictionAccuracy(db, source.venue, started),
+          versionCounts(db, started),
+          runSkill(db, source.venue, started, join(settings.ARTIFACTS_DIR, 'reports', `run-${new Date(started).toISOString().replace(/[:.]/g, '-')}`)),
+        ]);
+        const summary = renderSummary(status, { source: source.describe, published: published.published, seconds: (Date.now() - started) / 1000, accuracy, versions, skill });
         const code = await stop(EXIT.ok);
         process.stdout.write(`${summary}\n`);
         resolve(code);
