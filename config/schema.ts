@@ -72,6 +72,19 @@ export const lifecycleSettingsShape = {
   FEEDBACK_ERROR_BOUND: num(0, 10).default(0.01),
   /** Training attempts after the first failed one, before `model.events.retrain_failed`. */
   RETRAIN_MAX_RETRIES: int(0, 10).default(3),
+  /** Horizons (minutes) every closed bar is forecast for; 1 is always among them (the top-level fields). */
+  SIGNAL_HORIZONS: z
+    .string()
+    .default('1,5,15,60')
+    .transform((v, ctx) => {
+      const parts = v.split(',').map((x) => x.trim()).filter((x) => x !== '');
+      const minutes = parts.map(Number);
+      if (minutes.length === 0 || minutes.some((m) => !Number.isInteger(m) || m < 1 || m > 1_440)) {
+        ctx.addIssue({ code: 'custom', message: 'expected comma-separated whole minutes in [1, 1440], e.g. 1,5,15,60' });
+        return z.NEVER;
+      }
+      return [...new Set([1, ...minutes])].sort((a, b) => a - b);
+    }),
 };
 
 /**

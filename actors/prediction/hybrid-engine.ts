@@ -1,5 +1,6 @@
 import {
   DEFAULT_SIGNAL_SETTINGS,
+  signalWarmupBars,
   FeatureBuilder,
   NeuralPredictor,
   SymbolSignals,
@@ -212,6 +213,11 @@ export class HybridEngine {
   /** Bars a symbol needs before its first prediction (the feature warm-up: volWindow + lookback). */
   get barsNeeded(): number {
     return warmupBars(this.config.spec);
+  }
+
+  /** Bars of stored history a symbol is warmed up from after a restart: enough for its first prediction and for its signals' baselines and calibration. */
+  get historyNeeded(): number {
+    return Math.max(this.barsNeeded, signalWarmupBars(this.config.signals));
   }
 
   private stateOf(venue: string, symbol: string): SymbolState {

@@ -2,7 +2,7 @@ import { DeliverPolicy } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { fromCallback, fromPromise } from 'xstate';
 import type { Logger, Settings } from '../../config/index.ts';
-import { NeuralPredictor, specOf, type FeatureSpec } from '../../models/index.ts';
+import { DEFAULT_SIGNAL_SETTINGS, NeuralPredictor, specOf, type FeatureSpec } from '../../models/index.ts';
 import {
   HybridEngine,
   servesSpec,
@@ -103,7 +103,9 @@ export function specFor(models: ModelSource): FeatureSpec | undefined {
 }
 /** The engine of one predictor and, by default, its weighters persisted in actor_snapshots. */
 function createEngine(deps: PredictorDeps, log: Logger, spec: FeatureSpec): { engine: HybridEngine; weighters: PersistentWeighters | undefined } {
-  const engineConfig = { ...deps.engine, spec };
+  // The published horizons are the operator's (SIGNAL_HORIZONS) unless the caller sets its own signal settings.
+  const signals = deps.engine?.signals ?? { ...DEFAULT_SIGNAL_SETTINGS, horizons: deps.settings.SIGNAL_HORIZONS };
+  const engineConfig = { ...deps.engine, spec, signals };
   // Default: one confidence-weighter machine per symbol, persisted in actor_snapshots (a restart resumes the weights).
   const weighters = deps.weightKeeper ? undefined : createPersistentWeighters({ db: deps.db, log, ...(deps.engine?.weighter ? { config: deps.engine.weighter } : {}) });
   const weightKeeper = deps.weightKeeper ?? weighters?.factory ?? createConfidenceWeighters(deps.engine?.weighter);
@@ -147,7 +149,7 @@ class PredictorEffects {
     this.weighters = weighters;
     // Without a quality supervisor in this process (a scale-out standby, a test) no symbol's health is known.
     const quality: QualityLookup = deps.quality ?? (() => undefined);
-    this.preloadBars = deps.preloadBars ?? Math.max(engine.barsNeeded, 120);
+    this.preloadBars = deps.preloadBars ?? Math.max(engine.historyNeeded, 120);
     this.poisonFailures = deps.poisonFailures ?? new Map<number, number>();
     for (const m of deps.models.snapshot('_', '_').pretrained) {
       if (!servesSpec(m, this.spec)) this.log.warn({ version: m.version, spec: this.spec }, 'a pretrained model does not match the feature layout; it will give wrong forecasts');

@@ -94,7 +94,8 @@ function routeAlerts(deps: SupervisorDeps, children: Children): Alerter {
  */
 export function createSupervisorActors(deps: SupervisorDeps) {
   const log = deps.log.child({ actor: 'phaseSupervisor' });
-  const spec = deps.spec ?? DEFAULT_PREDICTOR_SPEC;
+  // The learned models get a head for every published horizon, so they can earn weight on each.
+  const spec = deps.spec ?? { ...DEFAULT_PREDICTOR_SPEC, horizons: [...deps.settings.SIGNAL_HORIZONS] };
   const children = createChildren();
   const starters = new ChildStarters({ deps, log, spec, children, alert: routeAlerts(deps, children) });
   const watch = new ChildWatch(children.status);

@@ -69,8 +69,12 @@ export function renderSummary(
     ['MAE vs naive (zero)', a.mae === null || a.naiveMae === null ? '-' : `${a.mae.toExponential(3)} vs ${a.naiveMae.toExponential(3)} (${a.mae <= a.naiveMae ? 'better' : 'worse'} than naive)`],
     ['wall time', `${v.seconds.toFixed(1)} s`],
   ];
-  const skill = v.skill
-    ? ['', `forecast skill per horizon (${v.skill.report.n} realised outcomes; report: ${v.skill.files[0] ?? '-'}):`, ...v.skill.report.verdicts.map((x) => `  ${x.text}`)]
+  const skill = v.skill && v.skill.length > 0
+    ? v.skill.flatMap((k) => [
+        '',
+        `forecast skill per horizon, ${k.venue}.${k.symbol} (${k.report.n} realised outcomes; report: ${k.files[0] ?? '-'}):`,
+        ...k.report.verdicts.map((x) => `  ${x.text}`),
+      ])
     : ['', 'forecast skill: no horizon realised yet'];
   return ['summary', ...table(rows), ...skill].join('\n');
 }

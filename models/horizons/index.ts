@@ -1,5 +1,5 @@
 export { DEFAULT_HORIZONS, horizonLabel, parseHorizons } from './labels.ts';
-export { DEFAULT_SIGNAL_SETTINGS, checkSignalSettings, type SignalSettings } from './settings.ts';
+export { DEFAULT_SIGNAL_SETTINGS, checkSignalSettings, signalWarmupBars, type SignalSettings } from './settings.ts';
 export { SymbolSignals, type LearnedForecast, type SignalStep } from './symbol-signals.ts';
 export { HarRegression } from './har.ts';
 export { ReturnFeatures, HAR_REGRESSORS } from './return-features.ts';

@@ -50,6 +50,16 @@ export const DEFAULT_SIGNAL_SETTINGS: SignalSettings = {
   calibrationPrior: 200,
 };
 
+/**
+ * Bars of history that bring a symbol's signals to their working state: the
+ * slowest absolute-return EWMA settled, then enough realised outcomes at the
+ * longest horizon for the HAR fit and the calibrations. A restart warms up from
+ * this many stored bars.
+ */
+export function signalWarmupBars(s: SignalSettings): number {
+  return Math.max(...s.harSpans) + Math.max(s.harMinSamples, s.calibrationMinSamples) + Math.max(...s.horizons);
+}
+
 /** RangeError on settings that cannot work. */
 export function checkSignalSettings(s: SignalSettings): void {
   if (s.horizons.length === 0 || s.horizons.some((h, i) => !Number.isInteger(h) || h < 1 || (i > 0 && h <= (s.horizons[i - 1] ?? 0)))) {

@@ -56,6 +56,10 @@ describe('signals run', () => {
     expect(r.stdout).toMatch(/\| phase 1\s+\| skipped: pretrained versions already active/);
     expect(r.stdout).toMatch(/\| ticks stored\s+\| 480\s+\|/);
     expect(r.stdout).toMatch(/\| predictions\s+\| 14\s+\|/);
+    // Several symbols realise outcomes at the same minutes: each gets its own skill report.
+    const reports = [...r.stdout.matchAll(/^forecast skill per horizon, (sim2\.\S+) \(\d+ realised outcomes; report: (\S+)\):$/gm)];
+    expect(reports.map((m) => m[1]).sort(), r.stdout).toEqual(['sim2.SYN000', 'sim2.SYN001']);
+    expect(reports.every((m) => m[2]?.includes(`/${m[1] ?? ''}/`))).toBe(true);
   }, 60_000);
 
   it('drains and exits 0 on SIGINT while replaying', async () => {
