@@ -44,7 +44,7 @@ export { fitNetwork, networkFor, type FitSettings, type FitResult, type FitHooks
 export { targetTensors, disposeTargets, horizonHeadsLoss, type TargetTensors } from './training-targets.ts';
 export { varianceHeadLoss, meanQlike, varianceFromLogVar, Z_LIMIT } from './variance-loss.ts';
 export { horizonValidationMetrics, ewmaVariances, EWMA_VARIANCE_SPAN, type HorizonValidationMetrics } from './horizon-metrics.ts';
-export { splitWindows, type Split, type SplitFractions } from './split.ts';
+export { barsNeededForSplit, splitWindows, type Split, type SplitFractions } from './split.ts';
 export { forecastMetrics, rocAuc, type ForecastMetrics } from './metrics.ts';
 export {
   encodeModel,

@@ -1,5 +1,5 @@
 import { NotEnoughDataError } from './errors.ts';
-import { sliceWindows, targetReach, warmupBars, type WindowSet } from './features.ts';
+import { sliceWindows, targetReach, warmupBars, type FeatureSpec, type WindowSet } from './features.ts';
 
 export type SplitFractions = { readonly train: number; readonly val: number };
 export const DEFAULT_SPLIT: SplitFractions = { train: 0.7, val: 0.15 };
@@ -19,6 +19,14 @@ function fits(n: number, f: SplitFractions, embargo: number, min: typeof MIN_SPL
   return s.train >= min.train && s.val >= min.val && s.test >= min.test;
 }
 
+/** Bars a run with this spec needs for the split to fit (the figure a NotEnoughDataError names). */
+export function barsNeededForSplit(spec: FeatureSpec, fractions = DEFAULT_SPLIT, min = MIN_SPLIT_WINDOWS): number {
+  const embargo = targetReach(spec) - 1;
+  let need = 1;
+  while (!fits(need, fractions, embargo, min) && need < 1e7) need += 1;
+  return need + warmupBars(spec) - 1 + targetReach(spec);
+}
+
 /**
  * Time-ordered train / val / test split of the labelled windows (no shuffling
  * across the boundaries). `reach - 1` windows are dropped at each boundary
@@ -30,9 +38,7 @@ export function splitWindows(set: WindowSet, barCount: number, fractions = DEFAU
   const embargo = targetReach(set.spec) - 1;
   const n = set.labelled;
   if (!fits(n, fractions, embargo, min)) {
-    let need = n + 1;
-    while (!fits(need, fractions, embargo, min) && need < 1e7) need += 1;
-    const neededBars = need + warmupBars(set.spec) - 1 + targetReach(set.spec);
+    const neededBars = barsNeededForSplit(set.spec, fractions, min);
     const pct = (x: number) => Math.round(x * 100);
     throw new NotEnoughDataError(
       `too few bars for lookback ${set.spec.lookback}, horizon ${targetReach(set.spec)} and a ${pct(fractions.train)}/${pct(fractions.val)}/${pct(1 - fractions.train - fractions.val)} split`,

@@ -128,6 +128,7 @@ export function retrainDepsFrom(deps: LifecycleDeps, env: RegistryEnv, alert: Ra
     gate: deps.gate ?? gateFromSettings(deps.settings),
     ...(deps.verification ? { verification: deps.verification } : {}),
     ...(deps.keep !== undefined ? { keep: deps.keep } : {}),
+    horizons: deps.settings.SIGNAL_HORIZONS,
     onFailed: (f) => alert('retrain_failed', retrainFailedAlert(f)),
   };
 }

@@ -32,6 +32,12 @@ export const retrainConfigSchema = z.strictObject({
   /** Train on a bars file instead of bars_1m (required for the global scope). */
   csv: z.string().min(1).optional(),
   csvSymbol: z.string().optional(),
+  /**
+   * Horizon heads (minutes); default the predictors' horizons (`SIGNAL_HORIZONS`) that the
+   * bars can train, so a retrained model forecasts what the one it replaces did. `[]`: none,
+   * the next minute's value and P(up) only.
+   */
+  horizons: z.array(int(1).max(1_440)).max(16).optional(),
   role: z.enum(['pretrained', 'online']).default('pretrained'),
   regime: z.string().min(1).default(ANY_REGIME),
   // No gate or verification overrides: thresholds come from the configuration, so no
@@ -49,6 +55,8 @@ export type RetrainDeps = {
   gate?: Partial<GateConfig>;
   verification?: Partial<VerificationLimits>;
   keep?: number;
+  /** Horizon heads of a retrained model when its command names none (`SIGNAL_HORIZONS`); none: the 1-minute head only. */
+  horizons?: readonly number[];
   sleep?: (ms: number) => Promise<void>;
   /** Called when a run failed for good (after its retries): the lifecycle raises `ops.alert.retrain_failed`. */
   onFailed?: (failure: { requestId: string; scope: string; trigger: string; attempts: number; error: string }) => void;

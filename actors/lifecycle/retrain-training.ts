@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SignalsError, type Logger } from '../../config/index.ts';
-import { readModelBars, type OhlcvBar, type TrainRunConfig } from '../../models/index.ts';
+import { barsNeededForSplit, readModelBars, type OhlcvBar, type TrainRunConfig } from '../../models/index.ts';
 import { readBars, updateRetrainRun } from '../../sql/index.ts';
 import { RetrainRequestError, type RetrainConfig, type RetrainDeps, type RetrainRequest } from './retrain-request.ts';
 import type { TrainSummary } from './trainer.ts';
@@ -34,7 +34,8 @@ export async function trainingBars(deps: RetrainDeps, scope: string, c: RetrainC
  * safe for a directory name) and the attempt; `nonce` keeps two runs of one
  * attempt number (a redelivered request) from sharing an artifacts directory.
  */
-export function trainRunConfig(requestId: string, c: RetrainConfig, attempt: number, artifactsDir: string, nonce: string): TrainRunConfig {
+export function trainRunConfig(requestId: string, c: RetrainConfig, attempt: number, artifactsDir: string, nonce: string, defaultHorizons?: readonly number[]): TrainRunConfig {
+  const horizons = c.horizons ?? defaultHorizons;
   return {
     runId: `retrain-${requestId.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40)}-${attempt}-${nonce}`,
     kind: c.kind,
@@ -51,7 +52,25 @@ export function trainRunConfig(requestId: string, c: RetrainConfig, attempt: num
     patience: c.patience,
     split: { train: 0.7, val: 0.15 },
     artifactsDir,
+    ...(horizons !== undefined && horizons.length > 0 ? { horizons: [...horizons] } : {}),
   };
+}
+
+/**
+ * The horizon heads a retrain without its own list gets: the longest prefix of
+ * the predictors' horizons that `bars` bars can train and judge (the 60-minute
+ * head needs its 60 bars of target reach and embargoes on top of the split). A
+ * young symbol's online model then gets its short heads instead of no model.
+ */
+export function fittingHorizons(defaults: readonly number[] | undefined, bars: number, c: Pick<RetrainConfig, 'lookback' | 'horizon' | 'volWindow'>): number[] | undefined {
+  if (defaults === undefined) return undefined;
+  const fit: number[] = [];
+  for (const h of defaults) {
+    const spec = { lookback: c.lookback, horizon: c.horizon, volWindow: c.volWindow, context: false, horizons: [...fit, h] };
+    if (barsNeededForSplit(spec) > bars) break;
+    fit.push(h);
+  }
+  return fit;
 }
 
 /**
@@ -94,7 +113,7 @@ export async function trainWithRetries(deps: RetrainDeps, req: RetrainRequest, c
 
 async function trainOnce(deps: RetrainDeps, req: RetrainRequest, c: RetrainConfig, attempt: number): Promise<TrainedCandidate> {
   const { bars, source } = await trainingBars(deps, req.scope, c);
-  const config = trainRunConfig(req.requestId, c, attempt, deps.artifactsDir, randomUUID().slice(0, 8));
+  const config = trainRunConfig(req.requestId, c, attempt, deps.artifactsDir, randomUUID().slice(0, 8), fittingHorizons(deps.horizons, bars.length, c));
   const out = await deps.trainer({ config, bars, source });
   return { ...out, bars, config };
 }

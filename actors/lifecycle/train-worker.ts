@@ -28,6 +28,8 @@ const configSchema = z.object({
   artifactsDir: z.string(),
   overwrite: z.boolean().optional(),
   initFrom: z.string().optional(),
+  horizons: z.array(z.number()).optional(),
+  features: z.enum(['full', 'univariate']).optional(),
 });
 
 async function readStdin(): Promise<string> {
@@ -41,8 +43,14 @@ const reply = (v: unknown) => process.stdout.write(`\n${JSON.stringify(v)}\n`);
 try {
   const job = jobSchema.parse(JSON.parse(await readStdin()));
   const parsed = configSchema.parse(job.config);
-  const { overwrite, initFrom, ...rest } = parsed;
-  const config = { ...rest, ...(overwrite !== undefined ? { overwrite } : {}), ...(initFrom !== undefined ? { initFrom } : {}) };
+  const { overwrite, initFrom, horizons, features, ...rest } = parsed;
+  const config = {
+    ...rest,
+    ...(overwrite !== undefined ? { overwrite } : {}),
+    ...(initFrom !== undefined ? { initFrom } : {}),
+    ...(horizons !== undefined ? { horizons } : {}),
+    ...(features !== undefined ? { features } : {}),
+  };
   const settings = loadSettings();
   const log = createRootLogger(settings.TRAIN_LOG_LEVEL, process.stderr);
   const backend = await selectBackend({ force: settings.TFJS_BACKEND, log });

@@ -12,10 +12,15 @@ const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
 /**
  * Platt scaling of P(up) for one horizon: p = σ(a + b·logit(raw)), refitted on
  * the most recent realised outcomes by a few Newton steps of a penalised
- * logistic regression (the penalty pulls toward the identity a = 0, b = 1, so a
- * short or uninformative window changes little). With raw forecasts that carry no
- * information the fit learns the recent base rate: a stated 0.53 then comes true
- * about 53 % of the time, which is what calibrated means.
+ * logistic regression. The penalty is a prior worth `prior` outcomes that the
+ * direction is a coin flip (a = 0, b = 0): its precision is the Fisher
+ * information of that many outcomes at p = ½ with the window's own raw
+ * forecasts, so it counts in outcomes whatever the scale of logit(raw). Raw
+ * probabilities keep their spread only as far as the realised outcomes bear it
+ * out: an overconfident head with few independent outcomes behind it (a long
+ * horizon) is pulled toward ½, not trusted. With raw forecasts that carry no
+ * information the fit learns the recent base rate: a stated 0.53 then comes
+ * true about 53 % of the time, which is what calibrated means.
  */
 export class PlattCalibrator {
   private readonly raw: Ring;
@@ -28,7 +33,8 @@ export class PlattCalibrator {
     readonly window: number,
     readonly refitEvery: number,
     readonly minSamples: number,
-    readonly penalty = 1,
+    /** Strength of the coin-flip prior, in (weighted) outcomes. */
+    readonly prior = 1,
     /** Weight of each outcome in the fit (1/h for overlapping h-minute outcomes). */
     readonly weight = 1,
   ) {
@@ -58,14 +64,25 @@ export class PlattCalibrator {
     const ys = this.up;
     let a = this.a;
     let b = this.b;
+    // The prior's precision: `prior` outcomes at p = ½ (information ¼ each) with this window's x.
+    let m1 = 0;
+    let m2 = 0;
+    for (let i = 0; i < xs.size; i += 1) {
+      const x = xs.at(i);
+      m1 += x;
+      m2 += x * x;
+    }
+    const k = (0.25 * this.prior) / Math.max(1, xs.size);
+    // A whisker on b's precision keeps the Hessian invertible when every raw forecast is ½ (x = 0).
+    const [paa, pab, pbb] = [0.25 * this.prior, k * m1, k * m2 + 1e-9 * (0.25 * this.prior + 1)];
     // Warm-started from the last fit: a few Newton steps converge.
-    for (let iter = 0; iter < 4; iter += 1) {
-      // Gradient and Hessian of −loglik + penalty/2·(a² + (b−1)²).
-      let ga = this.penalty * a;
-      let gb = this.penalty * (b - 1);
-      let haa = this.penalty;
-      let hab = 0;
-      let hbb = this.penalty;
+    for (let iter = 0; iter < 6; iter += 1) {
+      // Gradient and Hessian of −loglik + ½ θᵀPθ, θ = (a, b).
+      let ga = paa * a + pab * b;
+      let gb = pab * a + pbb * b;
+      let haa = paa;
+      let hab = pab;
+      let hbb = pbb;
       for (let i = 0; i < xs.size; i += 1) {
         const x = xs.at(i);
         const p = sigmoid(a + b * x);

@@ -22,10 +22,10 @@ export type SignalSettings = {
   readonly calibrationRefitEvery: number;
   readonly calibrationMinSamples: number;
   /**
-   * Strength, in independent outcomes, of the calibration's pull toward "the
-   * model's own probability" (a = 0, b = 1). Overlapping h-minute outcomes count
-   * 1/h each, so a long horizon's few independent outcomes cannot swing P(up)
-   * after a trending day.
+   * Strength, in independent outcomes, of the P(up) calibration's prior that the
+   * direction is a coin flip. Overlapping h-minute outcomes count 1/h each, so a
+   * long horizon's few independent outcomes cannot swing P(up) after a trending
+   * day, nor let an overconfident head through.
    */
   readonly calibrationPrior: number;
 };

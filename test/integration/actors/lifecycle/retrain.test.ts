@@ -48,7 +48,8 @@ const setGate = (g: Record<string, number | boolean>, v: Record<string, number> 
 };
 const passAll = { aucFloor: 0, maxAucDropPct: 100, maxF1DropPct: 100, baselineMargin: 100, baselineRmseTolerancePct: 1e6, baselineAuc: false, onlineMargin: 100 };
 
-const tiny = { kind: 'mlp', lookback: 12, volWindow: 20, epochs: 2, hiddenUnits: [8], batchSize: 64, maxBars: 900, dropout: 0, patience: 2 };
+// The lifecycle's mechanics on the 1-minute head alone; the last test trains the default horizon heads.
+const tiny = { kind: 'mlp', lookback: 12, volWindow: 20, epochs: 2, hiddenUnits: [8], batchSize: 64, maxBars: 900, dropout: 0, patience: 2, horizons: [] };
 
 async function command(cmd: RetrainCommand): Promise<void> {
   await publishJson(jetstream(sys.nc), { subject: subjects.retrainCmd, payload: cmd, msgId: `retrain-cmd:${cmd.requestId}` });
@@ -181,6 +182,19 @@ describe('retraining on model.retrain.cmd', () => {
     expect(kvNow.pretrained.any).toBe('v1.0.0');
     await eventually(() => lifecycle.actor.getSnapshot().context.stats.succeeded === 5, 2_000, 'the machine counted it');
     expect(lifecycle.actor.getSnapshot().context.stats, 'the machine counted every outcome').toMatchObject({ succeeded: 5, failed: 1, deployed: 2 });
+  });
+
+  it('a command that names no horizons trains the predictors\' heads its bars allow, and the gate judges their volatility against HAR', async () => {
+    setGate({ aucFloor: 0, baselineMargin: 100 }, { minDirectionAccuracy: 0 });
+    const { horizons: _only1m, ...defaults } = tiny;
+    await command({ requestId: 'heads', venue: 'binance', symbol: 'BTCUSDT', trigger: 'manual', config: { ...defaults, seed: 11 } });
+    const r = await resultOf('heads');
+    expect(r.status, r.error).toBe('succeeded');
+    const vol = (r.comparison?.rules as { rule: string; detail?: string }[] | undefined)?.find((x) => x.rule === 'volatilityHar');
+    expect(vol, JSON.stringify(r.comparison?.rules)).toBeDefined();
+    // 900 bars train the 1, 5 and 15-minute heads; the 60-minute one needs 931 (target reach and embargoes).
+    expect(JSON.stringify(vol)).toMatch(/1m .*5m .*15m/);
+    expect(JSON.stringify(vol)).not.toMatch(/60m/);
   });
 
   it('raises model.events.retrain_failed for a run that failed for good', async () => {

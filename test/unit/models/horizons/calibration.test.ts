@@ -16,7 +16,7 @@ describe('calibration', () => {
     expect(cal.apply(0.5)).toBeCloseTo(0.5, 1);
   });
 
-  it('with no information in the raw forecast, it learns the base rate, pulled toward the raw value by the prior', () => {
+  it('with no information in the raw forecast, it learns the base rate, pulled toward ½ by the prior', () => {
     const rng = mulberry32(6);
     const weak = new PlattCalibrator(2_000, 50, 100, 1);
     const strong = new PlattCalibrator(2_000, 50, 100, 2_000);
@@ -28,6 +28,38 @@ describe('calibration', () => {
     expect(weak.apply(0.5)).toBeGreaterThan(0.57);
     expect(strong.apply(0.5)).toBeLessThan(weak.apply(0.5));
     expect(strong.apply(0.5)).toBeGreaterThan(0.5);
+  });
+
+  it('the prior counts in outcomes whatever the scale of the raw forecasts: a faint but real signal is recovered', () => {
+    const rng = mulberry32(7);
+    const cal = new PlattCalibrator(5_000, 100, 200, 200);
+    // Raw forecasts in [0.45, 0.55] that understate the truth: P(up) = 0.5 + 2·(raw − 0.5).
+    for (let i = 0; i < 5_000; i += 1) {
+      const raw = 0.45 + 0.1 * rng.next();
+      cal.add(raw, rng.next() < 0.5 + 2 * (raw - 0.5));
+    }
+    expect(cal.apply(0.55)).toBeGreaterThan(0.57);
+    expect(cal.apply(0.55)).toBeLessThan(0.63);
+    expect(cal.apply(0.45)).toBeLessThan(0.43);
+  });
+
+  it('an overconfident head with few independent outcomes behind it is pulled toward ½', () => {
+    const fit = (weight: number) => {
+      const rng = mulberry32(8);
+      const cal = new PlattCalibrator(10_000, 100, 120, 200, weight);
+      // Raw forecasts spread over [0.1, 0.9], the truth a quarter of that spread.
+      for (let i = 0; i < 10_000; i += 1) {
+        const raw = 0.1 + 0.8 * rng.next();
+        cal.add(raw, rng.next() < 0.5 + (raw - 0.5) / 4);
+      }
+      return cal.apply(0.9);
+    };
+    const oneMinute = fit(1);
+    const hour = fit(1 / 60); // 10,000 overlapping 60-minute outcomes: about 167 independent ones
+    expect(oneMinute, 'plenty of outcomes: the truth, 0.6').toBeGreaterThan(0.57);
+    expect(oneMinute).toBeLessThan(0.63);
+    expect(hour, 'few outcomes: closer to ½ than the truth, and far from the raw 0.9').toBeLessThan(oneMinute);
+    expect(hour).toBeGreaterThan(0.5);
   });
 
   it('residual quantiles cover their stated share of fat-tailed errors where normal quantiles would not', () => {
