@@ -139,6 +139,12 @@ export const settingsSchema = z.object({
   DUPLICATE_WINDOW_S: int(1, 86_400).default(600),
   TFJS_BACKEND: z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).optional(),
   ARTIFACTS_DIR: z.string().min(1).default('artifacts'),
+  /** Where `signals backup` (without --out) and the scheduled backups write. */
+  BACKUP_DIR: z.string().min(1).default('backups'),
+  /** Cron (UTC) of the backup `signals run` takes; `off` = none. */
+  BACKUP_SCHEDULE: z.string().min(1).default('30 2 * * *').refine(cronOrOff, { message: 'expected a cron expression (minute hour day month weekday, UTC) or off' }),
+  /** Complete scheduled backups kept; older ones are deleted after each new one. */
+  BACKUP_KEEP: int(1, 3_650).default(30),
   METRICS_PORT: int(0, 65_535).default(9464),
   /** Several processes share the work: one ingest leader (lease), symbols partitioned by work claims in KV `work_claims`. */
   SCALE_OUT: bool.default(false),

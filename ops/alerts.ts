@@ -31,6 +31,8 @@ export const ALERT_KINDS = [
   'ingest_stalled',
   /** NATS refused a dead letter for good: the bad message was settled without one (logged with its stream sequence). */
   'dead_letter_failed',
+  /** The scheduled backup failed (its partial directory removed). */
+  'backup_failed',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 

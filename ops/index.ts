@@ -12,3 +12,4 @@ export * from './bus-metrics.ts';
 export * from './actor-metrics.ts';
 export * from './start-ops.ts';
 export * from './event-loop.ts';
+export * from './backup/index.ts';

@@ -9,6 +9,7 @@ import { databaseCheck, HealthChecks, natsCheck, stateCheck } from './health.ts'
 import { startOpsServer, type OpsServer } from './http.ts';
 import { createOpsMetrics, type OpsMetrics, type OpsMetricsOptions } from './metrics.ts';
 import { startSystemService, type SystemServiceDeps, type SystemServiceHandle } from './system-service.ts';
+import { startBackupSchedule } from './backup/index.ts';
 
 export type OpsDeps = {
   nc: NatsConnection;
@@ -29,6 +30,8 @@ export type OpsDeps = {
   handlers?: SystemServiceDeps['handlers'];
   /** Derive prediction, gap, quality, swap and rollback metrics from the bus (default true). */
   observeBus?: boolean;
+  /** Take the scheduled backups (BACKUP_SCHEDULE; default true). */
+  backups?: boolean;
 };
 
 export type OpsHandle = {
@@ -40,6 +43,8 @@ export type OpsHandle = {
   readonly lag: LagMonitor;
   /** Feeds the ingest metrics from marketSync and adds its readiness check. */
   attachMarketSync(actor: MarketSyncLike): void;
+  /** When the next scheduled backup is due (epoch ms); undefined when off. */
+  nextBackupAt(): number | undefined;
   /** Stops the service, the server, the observers (in that order). */
   stop(): Promise<void>;
 };
@@ -86,6 +91,10 @@ export async function startOps(deps: OpsDeps): Promise<OpsHandle> {
   }
   const svc = service;
   const lagMonitor = lag;
+  const backups =
+    deps.backups === false || deps.settings.BACKUP_SCHEDULE.trim() === 'off'
+      ? undefined
+      : startBackupSchedule({ db: deps.db, databaseUrl: deps.settings.DATABASE_URL, root: deps.settings.BACKUP_DIR, keep: deps.settings.BACKUP_KEEP, log: deps.log, alert }, deps.settings.BACKUP_SCHEDULE);
   return {
     metrics,
     health,
@@ -97,7 +106,9 @@ export async function startOps(deps: OpsDeps): Promise<OpsHandle> {
       unbinds.push(bindMarketSync(actor, metrics));
       unbinds.push(health.register('marketSync', stateCheck(() => stateName(actor.getSnapshot().value), MARKET_SYNC_READY_STATES)));
     },
+    nextBackupAt: () => backups?.nextAt(),
     async stop() {
+      backups?.stop();
       await svc.stop().catch((err: unknown) => deps.log.warn({ err }, 'system service stop failed'));
       lagMonitor.stop();
       for (const u of unbinds.splice(0)) u();

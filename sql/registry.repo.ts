@@ -129,6 +129,12 @@ export async function activeVersions(db: Queryable, scope: string): Promise<Vers
   return r.rows.map(toVersionRow);
 }
 
+/** Every scope with an active version. */
+export async function activeScopes(db: Queryable): Promise<string[]> {
+  const r = await db.query<{ scope: string }>(`SELECT DISTINCT scope FROM model_versions WHERE status = 'active' ORDER BY scope`);
+  return r.rows.map((x) => x.scope);
+}
+
 /**
  * Serialises activations and rollbacks of one scope (transaction-scoped advisory
  * lock): two deciders cannot both retire the same champion.

@@ -1,7 +1,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../config/index.ts';
-import { activateVersion, registerCandidate, rejectVersion } from './registry.ts';
+import { activateVersion, registerCandidate, rejectVersion, repairKvFromRegistry } from './registry.ts';
 import { ANY_REGIME, GLOBAL_SCOPE } from './versions.ts';
 import { decideGate, type GateConfig } from './gate.ts';
 import { windowLosses } from './paired-bootstrap.ts';
@@ -105,6 +105,10 @@ export function defaultPretrainHistory(seed: number): PretrainSeries[] {
 export async function runPhase1(opts: Phase1Options): Promise<Phase1Result> {
   const log = opts.log.child({ actor: 'phase1' });
   const kv = await openBucket(opts.nc, KV_BUCKETS.modelActive);
+  // The database is the source of truth: a KV without the active versions (a restored
+  // database, a new NATS) gets them back before anything reads it.
+  const repaired = await repairKvFromRegistry(kv, opts.db, 'repaired from the registry at start-up', Date.now());
+  if (repaired.length > 0) log.warn({ scopes: repaired }, 'model_active had no entry for scopes with active versions: written from the registry');
   const entry = await kv.get('default');
   if (entry && entry.operation === 'PUT') {
     const parsed = modelActiveSchema.safeParse(entry.json());

@@ -7,6 +7,7 @@ import type { Db } from '../../sql/index.ts';
 import { withTransaction } from '../../sql/index.ts';
 import { ModelVersionConflictError, saveModelArtifact } from '../../sql/index.ts';
 import {
+  activeScopes,
   activeVersions,
   applyRetention,
   artifactIntact,
@@ -113,6 +114,24 @@ export async function syncKv(kv: KV, db: Db | pg.ClientBase, scope: string, reas
   const value = modelActiveSchema.parse(activeValue(await activeVersions(db, scope), reason, atMs));
   await kv.put(kvKeyOf(scope), encodeJson(value));
   return value;
+}
+
+/**
+ * Writes the KV entry of every scope that has active versions in the database but
+ * none in KV: after a restore into a new database beside a fresh NATS (or a lost KV
+ * bucket), the predictors serve what the registry says is active, and Phase 1 does
+ * not retrain what is already there. Entries present in KV are left alone. Returns
+ * the scopes written.
+ */
+export async function repairKvFromRegistry(kv: KV, db: Db | pg.ClientBase, reason: string, atMs: number): Promise<string[]> {
+  const repaired: string[] = [];
+  for (const scope of await activeScopes(db)) {
+    const entry = await kv.get(kvKeyOf(scope));
+    if (entry && entry.operation === 'PUT') continue;
+    await syncKv(kv, db, scope, reason, atMs);
+    repaired.push(scope);
+  }
+  return repaired;
 }
 
 async function publishEvent(env: RegistryEnv, event: ModelEvent, msgId?: string): Promise<void> {

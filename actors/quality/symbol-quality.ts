@@ -33,6 +33,8 @@ export type SymbolQuality = {
   consistency: ConsistencyActor;
   bars: number;
   lastBarTs: number | undefined;
+  /** Wall-clock time the newest batch of its bars arrived. */
+  lastArrivalAt: number | undefined;
   unfillableSeen: number;
   reportedGaps: Set<number>;
   forwarding: Promise<void>;
@@ -157,6 +159,7 @@ export function startSymbolQuality(env: SymbolQualityEnv, venue: string, symbol:
     consistency: createActor(env.consistency, { input: { venue, symbol, config: { windowMs: q.windowMs } } }),
     bars: 0,
     lastBarTs: undefined,
+    lastArrivalAt: undefined,
     unfillableSeen: 0,
     reportedGaps: new Set(),
     forwarding: Promise.resolve(),
@@ -171,8 +174,9 @@ export function startSymbolQuality(env: SymbolQualityEnv, venue: string, symbol:
 }
 
 /** Counts a batch of the symbol's bars and hands it to both actors. */
-export function takeBars(e: SymbolQuality, bars: FeedBar[]): void {
+export function takeBars(e: SymbolQuality, bars: FeedBar[], arrivedAt: number = Date.now()): void {
   e.bars += bars.length;
+  e.lastArrivalAt = arrivedAt;
   for (const bar of bars) if (e.lastBarTs === undefined || bar.ts > e.lastBarTs) e.lastBarTs = bar.ts;
   feedWhenRunning(e.backfill, e.waiting.backfill, bars);
   feedWhenRunning(e.consistency, e.waiting.consistency, bars);
@@ -181,10 +185,14 @@ export function takeBars(e: SymbolQuality, bars: FeedBar[]): void {
 /**
  * Clock-driven checks (silence gaps, closing quiet windows), only for a live series:
  * its newest bar is within `liveLagMs`, since a replay of old data is no silent feed.
+ * Silence also needs the feed to have been quiet for the timeout: bars still arriving
+ * behind the clock (a replay of the last hours catching up, a consumer working off a
+ * backlog) are late, not missing.
  */
 export function tickSymbol(e: SymbolQuality, q: QualitySettings, now: number): void {
   if (e.lastBarTs === undefined || now - e.lastBarTs > q.liveLagMs) return;
-  if (q.silenceTimeoutMs > 0) e.backfill.send({ type: 'clock.tick', now });
+  const quiet = e.lastArrivalAt === undefined || now - e.lastArrivalAt >= q.silenceTimeoutMs;
+  if (q.silenceTimeoutMs > 0 && quiet) e.backfill.send({ type: 'clock.tick', now });
   e.consistency.send({ type: 'clock.tick', now });
 }
 

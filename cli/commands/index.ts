@@ -1,4 +1,5 @@
 import type { CliCommand } from '../command.ts';
+import { backupCommand } from './backup.ts';
 import { evaluateCommand } from './evaluate.ts';
 import { inferCommand } from './infer.ts';
 import { migrateCommand } from './migrate.ts';
@@ -6,8 +7,9 @@ import { modelsCommand } from './models.ts';
 import { runCommand } from './run.ts';
 import { statusCommand } from './status.ts';
 import { replayCommand } from './replay.ts';
+import { restoreCommand } from './restore.ts';
 import { synthCommand } from './synth.ts';
 import { trainCommand } from './train.ts';
 
 /** Every `signals` command, in the order `signals --help` lists them. Add one line per command. */
-export const commands: CliCommand[] = [runCommand, statusCommand, migrateCommand, replayCommand, synthCommand, trainCommand, inferCommand, evaluateCommand, modelsCommand];
+export const commands: CliCommand[] = [runCommand, statusCommand, migrateCommand, replayCommand, synthCommand, trainCommand, inferCommand, evaluateCommand, modelsCommand, backupCommand, restoreCommand];

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { retryWaiter } from '../../streams/index.ts';
 import { startSystem, type SystemHandle } from '../../actors/system/index.ts';
@@ -101,12 +102,25 @@ async function connectAll(settings: Settings, log: Logger): Promise<{ nc: NatsCo
 }
 
 /**
- * Everything published has been stored, every bar of the source closed, stored and
- * published, and the predictor has seen the last bar of every symbol. Read from the
- * database rather than from counters, which count a message delivered twice (after a
- * NATS restart) twice.
+ * True when the predictors' durables on MD_BARS have every bar message acked. A bar is
+ * acked after its prediction is published and stored, so this is the moment the
+ * run's counters include the last bar (the engine sees a bar before it publishes it).
  */
-async function drained(system: SystemHandle, db: Db, source: Source, published: number): Promise<boolean> {
+async function predictorsAcked(nc: NatsConnection): Promise<boolean> {
+  const jsm = await jetstreamManager(nc);
+  for await (const c of jsm.consumers.list('MD_BARS')) {
+    if (c.name.startsWith('predictor') && (c.num_pending > 0 || c.num_ack_pending > 0)) return false;
+  }
+  return true;
+}
+
+/**
+ * Everything published has been stored, every bar of the source closed, stored and
+ * published, the predictor has seen the last bar of every symbol and acked every bar
+ * message. Read from the database and the stream rather than from counters, which
+ * count a message delivered twice (after a NATS restart) twice.
+ */
+async function drained(system: SystemHandle, db: Db, nc: NatsConnection, source: Source, published: number): Promise<boolean> {
   const sync = system.status().sync.stats;
   if (sync === undefined || sync.received < published || sync.pending !== 0) return false;
   const seen = new Map(system.symbols().map((s) => [`${s.venue}.${s.symbol}`, s.lastTs]));
@@ -116,7 +130,7 @@ async function drained(system: SystemHandle, db: Db, source: Source, published: 
             (SELECT count(*) FROM bar_outbox WHERE venue = $1)::int AS outbox`,
     [source.venue, source.symbols, source.lastTs],
   );
-  return r.rows[0]?.stored === source.symbols.length && r.rows[0]?.outbox === 0;
+  return r.rows[0]?.stored === source.symbols.length && r.rows[0]?.outbox === 0 && (await predictorsAcked(nc));
 }
 
 /** Model versions deployed, rejected and rolled back since `since` (epoch ms). */
@@ -247,7 +261,7 @@ export const runCommand: CliCommand = {
           onRecovered: () => log.warn('replay: publishing again'),
         });
         if (!exitAfter || abort.signal.aborted) return;
-        while (!abort.signal.aborted && !(await drained(system, db, source, published.published))) {
+        while (!abort.signal.aborted && !(await drained(system, db, nc, source, published.published))) {
           await new Promise((r) => setTimeout(r, 200));
         }
         if (abort.signal.aborted) return;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BarsClosedEvent, FeedBar } from '../../../../actors/quality/index.ts';
 import type { QualitySettings } from '../../../../actors/quality/quality-supervisor.ts';
-import { backfillInput, feedWhenRunning, unfillableFindings, type BarsTaker } from '../../../../actors/quality/symbol-quality.ts';
+import { backfillInput, feedWhenRunning, takeBars, tickSymbol, unfillableFindings, type BarsTaker, type SymbolQuality } from '../../../../actors/quality/symbol-quality.ts';
 
 const bar = (ts: number): FeedBar => ({ ts, open: 1, high: 1, low: 1, close: 1, volume: 1 });
 
@@ -119,5 +119,46 @@ describe('unfillableFindings', () => {
   it('counts the bars of the gap when its detail has no number of missing bars', () => {
     const [f] = unfillableFindings([gap(7, { missing: 'many' })], new Set());
     expect(f?.detail).toContain(': 3 bar(s)');
+  });
+});
+
+describe('tickSymbol', () => {
+  const q = { silenceTimeoutMs: 300_000, liveLagMs: 86_400_000 } as unknown as QualitySettings;
+  function entry() {
+    const backfill: { type: string; now: number }[] = [];
+    const consistency: { type: string; now: number }[] = [];
+    const e = {
+      bars: 0,
+      lastBarTs: undefined,
+      lastArrivalAt: undefined,
+      backfill: { send: (ev: { type: string; now: number }) => backfill.push(ev), getSnapshot: () => ({ matches: () => false }) },
+      consistency: { send: (ev: { type: string; now: number }) => consistency.push(ev), getSnapshot: () => ({ matches: () => false }) },
+      waiting: { backfill: [], consistency: [] },
+    } as unknown as SymbolQuality;
+    return { e, backfill, consistency };
+  }
+  const now = Date.UTC(2026, 0, 1, 12);
+
+  it('does not call a feed silent while its bars are still arriving behind the clock (a replay catching up)', () => {
+    const { e, backfill, consistency } = entry();
+    // Bars of two hours ago arriving now: overdue by the clock, but the feed is not quiet.
+    takeBars(e, [bar(now - 2 * 3_600_000)], now - 1_000);
+    tickSymbol(e, q, now);
+    expect(backfill, 'no silence check').toEqual([]);
+    expect(consistency.length, 'the window flush still runs').toBe(1);
+  });
+
+  it('checks for silence once no bar has arrived for the timeout', () => {
+    const { e, backfill } = entry();
+    takeBars(e, [bar(now - 2 * 3_600_000)], now - 300_000);
+    tickSymbol(e, q, now);
+    expect(backfill).toEqual([{ type: 'clock.tick', now }]);
+  });
+
+  it('leaves a replay of old data alone', () => {
+    const { e, backfill, consistency } = entry();
+    takeBars(e, [bar(now - 3 * 86_400_000)], now - 3_600_000);
+    tickSymbol(e, q, now);
+    expect([backfill, consistency]).toEqual([[], []]);
   });
 });
