@@ -1,6 +1,8 @@
 // Durable ingest throughput vs the raw PostgreSQL batch-upsert rate of the same rows.
 //
 //   npx tsx bench/ingest.ts [--ticks 200000] [--symbols 100] [--runs 3] [--batch 2000]
+//   npx tsx bench/ingest.ts --cluster [--ticks 100000]   (a local three-node JetStream
+//       cluster: each run ingests with NATS_REPLICAS=1 and then 3, and prints the ratio)
 //
 // Each run: a private nats-server and a fresh database; N ticks are published to
 // MD_TICKS first, then marketSync is started and timed until every tick is
@@ -14,6 +16,7 @@ import { startMarketSync } from '../actors/ingest/index.ts';
 import { insertTicks, withTransaction } from '../sql/index.ts';
 import { msgIds, publishPipelined, subjects, type Tick } from '../streams/index.ts';
 import { startTestSystem } from '../test/helpers/system.ts';
+import { NatsCluster } from '../test/helpers/nats-cluster.ts';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +24,7 @@ const { values } = parseArgs({
     symbols: { type: 'string', default: '100' },
     runs: { type: 'string', default: '3' },
     batch: { type: 'string', default: '5000' },
+    cluster: { type: 'boolean', default: false },
   },
 });
 const N = Number(values.ticks);
@@ -48,8 +52,8 @@ function makeTicks(): Tick[] {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function run(ticks: Tick[], i: number) {
-  const sys = await startTestSystem(`bench_ingest_${i}`, { INGEST_BATCH_SIZE: BATCH, BAR_GRACE_MS: 60_000 });
+async function run(ticks: Tick[], i: number, nats: { NATS_URL?: string; NATS_REPLICAS?: number } = {}) {
+  const sys = await startTestSystem(`bench_ingest_${i}`, { INGEST_BATCH_SIZE: BATCH, BAR_GRACE_MS: 60_000, ...nats });
   try {
     const js = jetstream(sys.nc);
     // Topology first, then the backlog, then the timed ingest.
@@ -97,6 +101,28 @@ async function run(ticks: Tick[], i: number) {
 }
 
 const ticks = makeTicks();
+if (values.cluster) {
+  // The same cluster for both settings; every stream is deleted before each pass, so each starts empty.
+  const cluster = await NatsCluster.start(3);
+  const rates: { ingest: number; publish: number }[][] = [[], []];
+  try {
+    console.log(`bench/ingest --cluster: ${N} ticks, ${SYMBOLS} symbols, batch ${BATCH}, ${RUNS} runs, 3 nodes`);
+    for (let i = 0; i < RUNS; i++) {
+      for (const [k, replicas] of [1, 3].entries()) {
+        await cluster.deleteStreams();
+        const r = await run(ticks, i, { NATS_URL: cluster.url, NATS_REPLICAS: replicas });
+        rates[k]?.push({ ingest: r.ingestRate, publish: r.publishRate });
+        console.log(`run ${i + 1}, ${replicas} replica(s): durable ingest ${Math.round(r.ingestRate)} ticks/s, publish ${Math.round(r.publishRate)} msgs/s, raw upsert ${Math.round(r.rawRate)} rows/s`);
+      }
+    }
+  } finally {
+    await cluster.dispose();
+  }
+  const [one, three] = rates as [{ ingest: number; publish: number }[], { ingest: number; publish: number }[]];
+  console.log(`median durable ingest: ${Math.round(median(one.map((r) => r.ingest)))} ticks/s at 1 replica, ${Math.round(median(three.map((r) => r.ingest)))} at 3`);
+  console.log(`median of per-run ratios, 3 replicas / 1: ingest ${median(three.map((r, i) => r.ingest / (one[i]?.ingest ?? Number.NaN))).toFixed(2)}, publish ${median(three.map((r, i) => r.publish / (one[i]?.publish ?? Number.NaN))).toFixed(2)}`);
+  process.exit(0);
+}
 console.log(`bench/ingest: ${N} ticks, ${SYMBOLS} symbols, batch ${BATCH}, ${RUNS} runs`);
 const results = [];
 for (let i = 0; i < RUNS; i++) {

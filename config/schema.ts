@@ -93,6 +93,8 @@ export const lifecycleSettingsShape = {
  */
 export const settingsSchema = z.object({
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** Replicas of every stream and KV bucket: 1 on one server, 3 on a three-node JetStream cluster. */
+  NATS_REPLICAS: int(1, 5).default(1),
   NATS_USER: z.string().optional(),
   NATS_PASS: z.string().optional(),
   NATS_TOKEN: z.string().optional(),

@@ -11,6 +11,7 @@ import {
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import { EXIT, SignalsError } from '../config/index.ts';
 
 /** Stream names (contract) and the subjects each one captures. */
 export const STREAMS = {
@@ -30,7 +31,23 @@ export type TopologyLimits = {
   maxAgeDays: number;
   maxBytesMb: number;
   duplicateWindowS: number;
+  /**
+   * Replicas of every stream and KV bucket (NATS_REPLICAS; 3 on a JetStream cluster).
+   * New ones are created with it; an existing one with fewer is raised in place; one
+   * with more is left as it is (lowering redundancy is an operator's decision).
+   * Undefined: 1 for new ones, existing ones untouched.
+   */
+  replicas?: number;
 };
+
+/** A stream or KV bucket the settings cannot describe, or a cluster that cannot hold it: a configuration error (exit 2). */
+export class TopologyError extends SignalsError {
+  override readonly name = 'TopologyError';
+  override readonly retryable = false;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { ...options, exitCode: EXIT.usage });
+  }
+}
 
 const DAY_MS = 86_400_000;
 
@@ -47,8 +64,15 @@ function streamConfig(name: StreamName, limits: TopologyLimits): Partial<StreamC
     max_age: nanos((longLived ? Math.max(30, limits.maxAgeDays) : limits.maxAgeDays) * DAY_MS),
     max_bytes: (longLived ? 256 : limits.maxBytesMb) * 1024 * 1024,
     duplicate_window: nanos(limits.duplicateWindowS * 1000),
-    num_replicas: 1,
+    num_replicas: limits.replicas ?? 1,
   };
+}
+
+function replicaError(what: string, replicas: number, err: unknown): TopologyError {
+  return new TopologyError(
+    `${what}: ${replicas} replicas refused by NATS (${(err as Error).message}); NATS_REPLICAS=${replicas} needs a JetStream cluster of at least ${replicas} servers`,
+    { cause: err },
+  );
 }
 
 /**
@@ -58,14 +82,52 @@ function streamConfig(name: StreamName, limits: TopologyLimits): Partial<StreamC
 export async function ensureStreams(jsm: JetStreamManager, limits: TopologyLimits): Promise<void> {
   for (const name of Object.keys(STREAMS) as StreamName[]) {
     const config = streamConfig(name, limits);
+    let current: number | undefined;
     try {
-      await jsm.streams.info(name);
-      await jsm.streams.update(name, config);
+      current = (await jsm.streams.info(name)).config.num_replicas;
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      await jsm.streams.add(config);
     }
+    const replicas = current === undefined ? (config.num_replicas ?? 1) : Math.max(current, limits.replicas ?? current);
+    try {
+      if (current === undefined) await jsm.streams.add(config);
+      else await jsm.streams.update(name, { ...config, num_replicas: replicas });
+    } catch (err) {
+      if (replicas > 1) throw replicaError(`stream ${name}`, replicas, err);
+      throw err;
+    }
+    if (current === undefined || replicas > current) await waitForReplicas(jsm, name, replicas);
   }
+}
+
+/**
+ * After a stream is created or raised to `replicas` > 1, its new raft group elects a
+ * leader; until then every request to it times out. Waits for the leader and its
+ * followers, so start-up goes on with a stream that takes writes.
+ */
+async function waitForReplicas(jsm: JetStreamManager, name: string, replicas: number, timeoutMs = 30_000): Promise<void> {
+  if (replicas <= 1) return;
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const info = await jsm.streams.info(name).catch(() => undefined);
+    if (info?.cluster?.leader && (info.cluster.replicas?.length ?? 0) >= replicas - 1) return;
+    if (Date.now() > end) throw new TopologyError(`${name}: no leader with ${replicas - 1} followers ${timeoutMs / 1000} s after asking for ${replicas} replicas (are ${replicas} JetStream servers up?)`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Raises a KV bucket's replicas (its stream `KV_<bucket>`) to `replicas` when it has fewer. */
+async function ensureBucketReplicas(jsm: JetStreamManager, bucket: string, replicas: number | undefined): Promise<void> {
+  if (replicas === undefined) return;
+  const stream = `KV_${bucket}`;
+  const info = await jsm.streams.info(stream);
+  if (info.config.num_replicas >= replicas) return;
+  try {
+    await jsm.streams.update(stream, { ...info.config, num_replicas: replicas });
+  } catch (err) {
+    throw replicaError(`KV bucket ${bucket}`, replicas, err);
+  }
+  await waitForReplicas(jsm, stream, replicas);
 }
 
 export type DurableSpec = {
@@ -132,17 +194,25 @@ export async function resumeFromAckFloor(jsm: JetStreamManager, stream: string, 
   return { startSeq, unacked: info.num_ack_pending };
 }
 
-/** Opens (creating when missing) a KV bucket. */
-export async function openBucket(nc: NatsConnection, bucket: string, history = 20): Promise<KV> {
-  return new Kvm(nc).create(bucket, { history });
+/** Opens (creating when missing, with `replicas`) a KV bucket. */
+export async function openBucket(nc: NatsConnection, bucket: string, history = 20, replicas?: number): Promise<KV> {
+  try {
+    return await new Kvm(nc).create(bucket, { history, ...(replicas !== undefined ? { replicas } : {}) });
+  } catch (err) {
+    if (replicas !== undefined && replicas > 1) throw replicaError(`KV bucket ${bucket}`, replicas, err);
+    throw err;
+  }
 }
 
 /** Streams, the KV buckets, and returns the manager for further consumers. */
 export async function ensureTopology(nc: NatsConnection, limits: TopologyLimits): Promise<JetStreamManager> {
   const jsm = await jetstreamManager(nc);
   await ensureStreams(jsm, limits);
-  await openBucket(nc, KV_BUCKETS.modelActive);
-  await openBucket(nc, KV_BUCKETS.workClaims, 1);
+  for (const [bucket, history] of [[KV_BUCKETS.modelActive, 20], [KV_BUCKETS.workClaims, 1]] as const) {
+    await openBucket(nc, bucket, history, limits.replicas);
+    await ensureBucketReplicas(jsm, bucket, limits.replicas);
+    await waitForReplicas(jsm, `KV_${bucket}`, limits.replicas ?? 1);
+  }
   return jsm;
 }
 

@@ -71,6 +71,7 @@ export function createSyncActors(deps: SyncDeps) {
   const connect = fromPromise<ConnectOutput>(async () => {
     const jsm = await ensureTopology(deps.nc, {
       maxAgeDays: settings.STREAM_MAX_AGE_DAYS,
+      replicas: settings.NATS_REPLICAS,
       maxBytesMb: settings.STREAM_MAX_BYTES_MB,
       duplicateWindowS: settings.DUPLICATE_WINDOW_S,
     });

@@ -108,6 +108,7 @@ export function createLifecycleActors(deps: LifecycleDeps) {
 async function connectLifecycle(deps: LifecycleDeps, durable: string, log: Logger): Promise<Connection> {
   const jsm = await ensureTopology(deps.nc, {
     maxAgeDays: deps.settings.STREAM_MAX_AGE_DAYS,
+    replicas: deps.settings.NATS_REPLICAS,
     maxBytesMb: deps.settings.STREAM_MAX_BYTES_MB,
     duplicateWindowS: deps.settings.DUPLICATE_WINDOW_S,
   });

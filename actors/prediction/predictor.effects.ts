@@ -193,6 +193,7 @@ class PredictorEffects {
     const { settings, durable } = this;
     const jsm = await ensureTopology(this.deps.nc, {
       maxAgeDays: settings.STREAM_MAX_AGE_DAYS,
+      replicas: settings.NATS_REPLICAS,
       maxBytesMb: settings.STREAM_MAX_BYTES_MB,
       duplicateWindowS: settings.DUPLICATE_WINDOW_S,
     });

@@ -46,6 +46,7 @@ export async function withMarketPublisher<T>(
   try {
     await ensureTopology(nc, {
       maxAgeDays: settings.STREAM_MAX_AGE_DAYS,
+      replicas: settings.NATS_REPLICAS,
       maxBytesMb: settings.STREAM_MAX_BYTES_MB,
       duplicateWindowS: settings.DUPLICATE_WINDOW_S,
     });

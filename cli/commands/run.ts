@@ -95,6 +95,7 @@ async function connectAll(settings: Settings, log: Logger): Promise<{ nc: NatsCo
   }
   await ensureTopology(nc, {
     maxAgeDays: settings.STREAM_MAX_AGE_DAYS,
+    replicas: settings.NATS_REPLICAS,
     maxBytesMb: settings.STREAM_MAX_BYTES_MB,
     duplicateWindowS: settings.DUPLICATE_WINDOW_S,
   });

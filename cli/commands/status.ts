@@ -11,6 +11,8 @@ import { CliError, EXIT } from '../errors.ts';
 export type StatusReport = {
   system: SystemStatus | null;
   consumers: { stream: string; consumer: string; pending: number; ackPending: number }[];
+  /** Every stream (KV buckets are streams `KV_<bucket>`): replicas, the node that leads it, and followers that are behind or gone. */
+  streams: { stream: string; replicas: number; leader: string | null; lagging: string[]; messages: number }[];
   activeModels: Record<string, unknown>;
   symbols: { venue: string; symbol: string; bars: number; lastBar: string | null; predictions: number }[];
 };
@@ -38,6 +40,22 @@ async function consumerLag(nc: NatsConnection): Promise<StatusReport['consumers'
     }
   }
   return out;
+}
+
+async function streamReplicas(nc: NatsConnection): Promise<StatusReport['streams']> {
+  const jsm = await jetstreamManager(nc);
+  const out: StatusReport['streams'] = [];
+  for await (const info of jsm.streams.list()) {
+    const followers = info.cluster?.replicas ?? [];
+    out.push({
+      stream: info.config.name,
+      replicas: info.config.num_replicas,
+      leader: info.cluster?.leader ?? null,
+      lagging: followers.filter((f) => !f.current || (f.lag ?? 0) > 0).map((f) => `${f.name}${f.offline ? ' (offline)' : ` (lag ${f.lag ?? 0})`}`),
+      messages: info.state.messages,
+    });
+  }
+  return out.sort((a, b) => a.stream.localeCompare(b.stream));
 }
 
 async function activeModels(nc: NatsConnection): Promise<Record<string, unknown>> {
@@ -85,6 +103,8 @@ function render(r: StatusReport, settings: Settings): string {
         ]])
       : 'system: not running (no answer on signals.status)',
     '',
+    table(['stream', 'replicas', 'leader', 'lagging replicas', 'messages'], r.streams.map((x) => [x.stream, String(x.replicas), x.leader ?? '-', x.lagging.join(', ') || '-', String(x.messages)])),
+    '',
     table(['stream', 'consumer', 'pending', 'ack pending'], r.consumers.map((c) => [c.stream, c.consumer, String(c.pending), String(c.ackPending)])),
     '',
     table(['KV model_active', 'versions'], Object.entries(r.activeModels).map(([k, v]) => [k, JSON.stringify(v)])),
@@ -101,7 +121,8 @@ export const statusCommand: CliCommand = {
     'usage: signals status [--json]',
     '',
     "Asks the running system (NATS service endpoint signals.status) for its phase and actors, and",
-    'reads the rest from the servers: consumer lag (JetStream), active model versions (KV',
+    'reads the rest from the servers: streams with their replicas, leader and lagging replicas,',
+    'consumer lag (JetStream), active model versions (KV',
     'model_active), symbols with their bars and predictions (PostgreSQL). Works when no system runs.',
     'Exit codes: 0 ok, 8 NATS or PostgreSQL unavailable.',
   ].join('\n'),
@@ -119,6 +140,7 @@ export const statusCommand: CliCommand = {
       const report: StatusReport = {
         system: await systemStatus(nc),
         consumers: await consumerLag(nc),
+        streams: await streamReplicas(nc),
         activeModels: await activeModels(nc),
         symbols: await symbols(db).catch((err: unknown) => {
           throw new CliError(`cannot read PostgreSQL at ${redactUrl(settings.DATABASE_URL)}: ${(err as Error).message}`, EXIT.unavailable, { cause: err });
