@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { EXIT, SignalsError } from '../../config/index.ts';
+import { childProcessEnv, EXIT, SignalsError } from '../../config/index.ts';
 
 /** pg_dump / pg_restore failed, or is not installed. */
 export class PgToolError extends SignalsError {
@@ -24,7 +24,7 @@ export function libpqTarget(databaseUrl: string): { dbname: string; env: NodeJS.
  */
 export function runPgTool(bin: 'pg_dump' | 'pg_restore', args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(bin, [...args], { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(bin, [...args], { env: childProcessEnv(env), maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (!err) {
         resolve(stdout);
         return;
