@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { SystemStatus } from '../../actors/system/index.ts';
 import { loadSettings, redactUrl, type Settings } from '../../config/index.ts';
 import { createPool, type Db } from '../../sql/index.ts';
-import { connectNats, KV_BUCKETS, modelActiveSchema, openBucket } from '../../streams/index.ts';
+import { connectNats, isNotFound, KV_BUCKETS, modelActiveSchema, openBucket, STREAMS } from '../../streams/index.ts';
 import { parseFlags, type CliCommand } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
 
@@ -28,7 +28,8 @@ async function systemStatus(nc: NatsConnection): Promise<SystemStatus | null> {
 }
 
 async function consumerLag(nc: NatsConnection): Promise<StatusReport['consumers']> {
-  const jsm = await jetstreamManager(nc);
+  // No account check: it is one more request that times out while a cluster elects a leader.
+  const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 3_000 });
   const out: StatusReport['consumers'] = [];
   for (const stream of ['MD_TICKS', 'MD_BARS', 'MODEL_EVENTS']) {
     try {
@@ -36,26 +37,38 @@ async function consumerLag(nc: NatsConnection): Promise<StatusReport['consumers'
         out.push({ stream, consumer: c.name, pending: c.num_pending, ackPending: c.num_ack_pending });
       }
     } catch {
-      // stream not created yet
+      // stream not created yet, or no leader to answer while a cluster elects one
     }
   }
   return out;
 }
 
+/**
+ * One entry per stream, asked one by one: while a node is lost, a stream whose leader
+ * it was has none until its election ends, and its requests time out; that stream is
+ * reported as such, the others as usual.
+ */
 async function streamReplicas(nc: NatsConnection): Promise<StatusReport['streams']> {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 3_000 });
+  const names = [...Object.keys(STREAMS), ...Object.values(KV_BUCKETS).map((b) => `KV_${b}`)];
   const out: StatusReport['streams'] = [];
-  for await (const info of jsm.streams.list()) {
+  for (const name of names) {
+    const info = await jsm.streams.info(name).catch((err: unknown) => err as Error);
+    if (info instanceof Error) {
+      if (isNotFound(info)) continue;
+      out.push({ stream: name, replicas: 0, leader: null, lagging: [`no answer (${info.message}): no leader yet?`], messages: 0 });
+      continue;
+    }
     const followers = info.cluster?.replicas ?? [];
     out.push({
-      stream: info.config.name,
+      stream: name,
       replicas: info.config.num_replicas,
       leader: info.cluster?.leader ?? null,
       lagging: followers.filter((f) => !f.current || (f.lag ?? 0) > 0).map((f) => `${f.name}${f.offline ? ' (offline)' : ` (lag ${f.lag ?? 0})`}`),
       messages: info.state.messages,
     });
   }
-  return out.sort((a, b) => a.stream.localeCompare(b.stream));
+  return out;
 }
 
 async function activeModels(nc: NatsConnection): Promise<Record<string, unknown>> {
@@ -141,7 +154,7 @@ export const statusCommand: CliCommand = {
         system: await systemStatus(nc),
         consumers: await consumerLag(nc),
         streams: await streamReplicas(nc),
-        activeModels: await activeModels(nc),
+        activeModels: await activeModels(nc).catch((err: unknown) => ({ error: `KV model_active did not answer: ${(err as Error).message}` })),
         symbols: await symbols(db).catch((err: unknown) => {
           throw new CliError(`cannot read PostgreSQL at ${redactUrl(settings.DATABASE_URL)}: ${(err as Error).message}`, EXIT.unavailable, { cause: err });
         }),

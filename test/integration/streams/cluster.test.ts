@@ -89,13 +89,20 @@ describe('a three-node JetStream cluster', () => {
       try {
         const env = { NATS_URL: cluster.url, DATABASE_URL: db.url, LOG_LEVEL: 'warn' };
         expect((await runCli(['migrate'], env)).code).toBe(0);
-        const status = await runCli(['status', '--json'], env);
-        expect(status.code, status.out).toBe(0);
-        const report = JSON.parse(status.out) as { streams: { stream: string; replicas: number; leader: string | null; lagging: string[] }[] };
-        const ticks = report.streams.find((x) => x.stream === 'MD_TICKS');
+        type Report = { streams: { stream: string; replicas: number; leader: string | null; lagging: string[] }[] };
+        let report: Report | undefined;
+        // A stream still electing a leader is reported as not answering (exit 0 all the same): asked again until it has one.
+        for (let attempt = 0; attempt < 10; attempt++) {
+          const status = await runCli(['status', '--json'], env);
+          expect(status.code, status.out).toBe(0);
+          report = JSON.parse(status.out) as Report;
+          if (report.streams.find((x) => x.stream === 'MD_TICKS')?.leader) break;
+          await new Promise((r) => setTimeout(r, 1_000));
+        }
+        const ticks = report?.streams.find((x) => x.stream === 'MD_TICKS');
         expect(ticks).toMatchObject({ replicas: 3, leader: info.cluster?.leader });
         expect(ticks?.lagging.join(' '), 'the killed node').toContain(killed ?? '?');
-        expect(report.streams.map((x) => x.stream)).toEqual(expect.arrayContaining(['KV_model_active', 'KV_work_claims']));
+        expect(report?.streams.map((x) => x.stream)).toEqual(expect.arrayContaining(['KV_model_active', 'KV_work_claims']));
       } finally {
         await db.dispose();
       }
