@@ -2,7 +2,7 @@
 // publish or ack is a bug). Type-aware, so it runs with the project's tsconfig.
 // The layout rules below keep the folders honest: code outside a folder imports only
 // its door (`index.ts`), and layers run one way: config, market -> models -> streams,
-// sql, ops -> features (actors/*) -> system (actors/system) -> cli, bench. Tests may
+// sql, ops -> features (actors/*) -> system (actors/system), dashboard -> cli, bench. Tests may
 // reach inside.
 import tseslint from 'typescript-eslint';
 
@@ -46,5 +46,6 @@ export default tseslint.config(
   layer(['streams/**/*.ts', 'sql/**/*.ts', 'ops/**/*.ts'], ['actors', 'cli', 'bench'], 'streams, sql and ops are below the features'),
   layer(['actors/ingest/**/*.ts', 'actors/quality/**/*.ts', 'actors/prediction/**/*.ts', 'actors/lifecycle/**/*.ts'], ['system', 'cli', 'bench'], 'a feature never imports the system root, the CLI or benchmarks'),
   layer(['actors/system/**/*.ts'], ['cli', 'bench'], 'the system root never imports the CLI or benchmarks'),
+  layer(['dashboard/**/*.ts'], ['cli', 'bench', 'test'], 'the dashboard reads the features and never imports the CLI, benchmarks or tests'),
   layer(['cli/**/*.ts', 'bench/**/*.ts'], ['test'], 'production and benchmarks never import tests'),
 );

@@ -14,7 +14,7 @@ export function createRootLogger(level: string, destination?: NodeJS.WritableStr
       paths: [
         'password', 'pass', 'token', 'databaseUrl', '*.password', '*.pass', '*.token', '*.databaseUrl',
         // The settings object itself (logged whole or as a field).
-        'DATABASE_URL', 'NATS_PASS', 'NATS_TOKEN', '*.DATABASE_URL', '*.NATS_PASS', '*.NATS_TOKEN',
+        'DATABASE_URL', 'NATS_PASS', 'NATS_TOKEN', 'DASHBOARD_TOKEN', '*.DATABASE_URL', '*.NATS_PASS', '*.NATS_TOKEN', '*.DASHBOARD_TOKEN',
       ],
       censor: '[redacted]',
     },

@@ -60,6 +60,22 @@ export const lifecycleSettingsShape = {
   MODEL_DEGRADED_SKILL: num(0, 1).default(0.95),
   /** Below this skill the version is rolled back (online without a predecessor: withdrawn). */
   ROLLBACK_SKILL: num(0, 1).default(0.9),
+  /** A challenger that passed the gate: `staged` = shadow, canary, then promoted or rolled back on live evidence; `immediate` = activated at once. */
+  ROLLOUT_MODE: z.enum(['staged', 'immediate']).default('staged'),
+  /** Paired realised outcomes (champion and challenger on the same bars) the challenger spends in shadow before its canary. */
+  ROLLOUT_SHADOW_OUTCOMES: int(1, 1_000_000).default(120),
+  /** Share of the scope's symbols the challenger serves in canary (stable hash of venue.symbol; at least one symbol). */
+  ROLLOUT_CANARY_FRACTION: num(0.0001, 1).default(0.1),
+  /** Paired outcomes (shadow and canary together) before the challenger can be promoted to every symbol. */
+  ROLLOUT_PROMOTE_OUTCOMES: int(2, 1_000_000).default(360),
+  /** The paired test is looked at every this many new outcomes (each look spends part of the error rate). */
+  ROLLOUT_CHECK_EVERY: int(1, 100_000).default(30),
+  /** Confidence of the sequential paired test, over all its looks (promotion and rollback each). */
+  ROLLOUT_CONFIDENCE: num(0.5, 0.9999).default(0.95),
+  /** Promotion: the challenger's mean loss may exceed the champion's by at most this share of it (upper bound). */
+  ROLLOUT_MARGIN: num(0, 1).default(0.02),
+  /** A rollout still undecided after this many paired outcomes ends, keeping the champion. */
+  ROLLOUT_MAX_OUTCOMES: int(10, 10_000_000).default(5_000),
   /** Scheduled retrain of every symbol's pretrained model (cron, UTC; `off` = never). */
   RETRAIN_SCHEDULE: z.string().min(1).default('0 3 1 * *').refine(cronOrOff, { message: 'expected a cron expression (minute hour day month weekday, UTC; 6 fields with seconds) or off' }),
   /** How often the feedback rule is evaluated (ms; 0 = never). */
@@ -148,6 +164,16 @@ export const settingsSchema = z.object({
   /** Complete scheduled backups kept; older ones are deleted after each new one. */
   BACKUP_KEEP: int(1, 3_650).default(30),
   METRICS_PORT: int(0, 65_535).default(9464),
+  /** The live web dashboard `signals run` and `signals dashboard` serve; `off` = none, 0 = any free port. */
+  DASHBOARD_PORT: z.union([z.literal('off'), int(0, 65_535)]).default(8080),
+  /** Interface the dashboard listens on: loopback unless you choose to expose it. */
+  DASHBOARD_HOST: z.string().min(1).default('127.0.0.1'),
+  /** When set, every dashboard request needs it (`?token=` once, then a cookie; or `Authorization: Bearer`). */
+  DASHBOARD_TOKEN: z.string().min(8).optional(),
+  /** Lets the page request a retrain or a rollback (with a confirmation), through the same service endpoints as the CLI. */
+  DASHBOARD_ACTIONS: bool.default(false),
+  /** Hours of a symbol's history the page loads when it opens. */
+  DASHBOARD_HISTORY_HOURS: int(1, 168).default(6),
   /** Several processes share the work: one ingest leader (lease), symbols partitioned by work claims in KV `work_claims`. */
   SCALE_OUT: bool.default(false),
   /** Scale-out: a work claim not refreshed for this long belongs to a dead process and is taken over. */

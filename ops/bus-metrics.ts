@@ -101,7 +101,8 @@ export async function observeBus(nc: NatsConnection, metrics: OpsMetrics, log: L
   listen(subjects.modelEvent('rolledback'), (_subject, data) => {
     const r = decodeJson(rolledbackSchema, data, 1_048_576);
     if (!r.ok) return;
-    metrics.modelRollbacks.inc({ trigger: r.value.actor === 'auto-rollback' ? 'auto' : 'manual' });
+    // A rollout's rollback is decided by its paired test: automatic too.
+    metrics.modelRollbacks.inc({ trigger: r.value.actor === 'auto-rollback' || r.value.actor === 'rollout' ? 'auto' : 'manual' });
   });
 
   // KV model_active: the first value of a key sets the gauge; every later change is a swap.

@@ -18,6 +18,8 @@ export type OpsDeps = {
   log: Logger;
   /** The document `signals.status` answers with. */
   status: () => unknown;
+  /** The rows `signals.symbols` answers with. */
+  symbols?: () => unknown;
   /** Durable consumers whose lag is measured (default: the ingest durable on MD_TICKS). */
   consumers?: readonly { stream: string; durable: string }[];
   /** Lag above which `consumer_lag` is raised (default 100,000). */
@@ -82,7 +84,7 @@ export async function startOps(deps: OpsDeps): Promise<OpsHandle> {
       ...(deps.lagAlertThreshold !== undefined ? { alertThreshold: deps.lagAlertThreshold } : {}),
       alert,
     });
-    service = await startSystemService({ nc: deps.nc, log: deps.log, status: deps.status, ...(deps.handlers ? { handlers: deps.handlers } : {}) });
+    service = await startSystemService({ nc: deps.nc, log: deps.log, status: deps.status, ...(deps.symbols ? { symbols: deps.symbols } : {}), ...(deps.handlers ? { handlers: deps.handlers } : {}) });
   } catch (err) {
     lag?.stop();
     await observer?.stop();

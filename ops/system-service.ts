@@ -9,6 +9,7 @@ import type { Logger } from '../config/index.ts';
  * | subject            | request body (JSON; empty = defaults) | reply |
  * |--------------------|----------------------------------------|-------|
  * | `signals.status`   | ignored                                | the system status (phase, actors, lag, versions) |
+ * | `signals.symbols`  | ignored                                | per symbol: data quality, gaps, warm-up of this process |
  * | `signals.models`   | `{ scope?, limit? }`                   | versions and recent deployments |
  * | `signals.retrain`  | `{ symbol?, venue?, trigger?, config?, requestId? }` | `{ requestId, scope }` |
  * | `signals.rollback` | `{ scope, role?, regime?, toVersion?, reason?, actor? }` | `{ version, from, scope, latencyMs, active }` |
@@ -20,7 +21,7 @@ import type { Logger } from '../config/index.ts';
  * version, 409 nothing to roll back to, 503 lifecycle or database unavailable).
  */
 export const SYSTEM_SERVICE = 'signals';
-export const SYSTEM_ENDPOINTS = ['status', 'models', 'retrain', 'rollback'] as const;
+export const SYSTEM_ENDPOINTS = ['status', 'symbols', 'models', 'retrain', 'rollback'] as const;
 export type SystemEndpoint = (typeof SYSTEM_ENDPOINTS)[number];
 
 /** The lifecycle's service name (actors/model-lifecycle.logic.ts `LIFECYCLE_SERVICE`). */
@@ -36,8 +37,10 @@ export type SystemServiceDeps = {
   log: Logger;
   /** The status document `signals.status` answers with (must be JSON-serialisable). */
   status: () => unknown;
+  /** The rows `signals.symbols` answers with (default none). */
+  symbols?: () => unknown;
   /** Handlers of the lifecycle endpoints; each defaults to forwarding to `model-lifecycle.<name>`. */
-  handlers?: Partial<Record<Exclude<SystemEndpoint, 'status'>, EndpointHandler>>;
+  handlers?: Partial<Record<Exclude<SystemEndpoint, 'status' | 'symbols'>, EndpointHandler>>;
   /** How long a forwarded request may take (default 10 s). */
   forwardTimeoutMs?: number;
   version?: string;
@@ -103,7 +106,7 @@ export async function startSystemService(deps: SystemServiceDeps): Promise<Syste
   };
   const serve = (name: SystemEndpoint, handler: EndpointHandler) => {
     group.addEndpoint(name, {
-      metadata: { description: name === 'status' ? 'system status' : `forwarded to ${LIFECYCLE_SERVICE_NAME}.${name} unless overridden` },
+      metadata: { description: name === 'status' ? 'system status' : name === 'symbols' ? 'symbols of this process' : `forwarded to ${LIFECYCLE_SERVICE_NAME}.${name} unless overridden` },
       handler: (err, msg) => {
         if (err) {
           log.warn({ err, endpoint: name }, 'service endpoint error');
@@ -120,6 +123,7 @@ export async function startSystemService(deps: SystemServiceDeps): Promise<Syste
   };
 
   serve('status', async () => ({ ok: true, body: deps.status() }));
+  serve('symbols', async () => ({ ok: true, body: deps.symbols?.() ?? [] }));
   for (const name of ['models', 'retrain', 'rollback'] as const) {
     serve(name, deps.handlers?.[name] ?? forwardTo(deps.nc, `${LIFECYCLE_SERVICE_NAME}.${name}`, timeout));
   }

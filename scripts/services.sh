@@ -115,6 +115,8 @@ case "${1:-up}" in
     ;;
   tools)
     ensure_nats_binary
+    # The dashboard's tests drive Debian's chromium (playwright-core with its executablePath).
+    [ -n "${CHROMIUM_PATH:-}" ] || command -v chromium >/dev/null 2>&1 || apt_install chromium
     if [ -z "${TEST_PG_URL:-}" ]; then
       base=$(ensure_postgres) || exit 1
       printf 'export TEST_PG_URL=%q\n' "$base/postgres" | write_private "$DATA/test.env"

@@ -12,3 +12,5 @@ export * from './gaps.repo.ts';
 export * from './model-artifacts.repo.ts';
 export * from './quality.repo.ts';
 export * from './registry.repo.ts';
+export * from './dashboard.repo.ts';
+export * from './rollouts.repo.ts';

@@ -173,7 +173,7 @@ export async function mergeVersionMetrics(db: Queryable, version: string, metric
   await db.query('UPDATE model_versions SET metrics = metrics || $2::jsonb WHERE version = $1', [version, JSON.stringify(metrics)]);
 }
 
-export type DeploymentAction = 'activate' | 'rollback' | 'withdraw';
+export type DeploymentAction = 'activate' | 'rollback' | 'withdraw' | 'shadow' | 'canary' | 'promote';
 export type DeploymentRow = {
   id: number;
   scope: string;

@@ -217,6 +217,15 @@ export const predictionSchema = z.strictObject({
 });
 export type Prediction = z.output<typeof predictionSchema>;
 
+/**
+ * A challenger's forecast in shadow (`signal.shadow.<venue>.<symbol>`): the
+ * Prediction shape with the challenger's own forecast as value, pUp and sigma,
+ * plus the version it came from. It serves nothing; it is scored like the
+ * served components.
+ */
+export const shadowPredictionSchema = predictionSchema.extend({ version: text().min(1) });
+export type ShadowPrediction = z.output<typeof shadowPredictionSchema>;
+
 export const deadLetterSchema = z.strictObject({
   reason: z.string(),
   issues: z.array(z.string()),
@@ -261,9 +270,35 @@ export type RetrainResult = z.output<typeof retrainResultSchema>;
  * role. `pretrained` maps a regime name to a version (`any` for a model that
  * serves all regimes). Every predictor, in every process, watches these keys.
  */
+export const ROLLOUT_STAGES = ['shadow', 'canary'] as const;
+export type RolloutStage = (typeof ROLLOUT_STAGES)[number];
+
+/**
+ * A challenger being rolled out in a scope: in `shadow` it forecasts beside the
+ * champion and serves nothing; in `canary` it serves the symbols listed in
+ * `canary` (`<venue>.<symbol>`) in place of `champion`. Written by the model
+ * lifecycle from the database (table model_rollouts), read by every predictor.
+ */
+export const rolloutValueSchema = z.strictObject({
+  id: z.number().int().positive(),
+  stage: z.enum(ROLLOUT_STAGES),
+  role: z.enum(['pretrained', 'online']),
+  regime: text().min(1),
+  /** The challenger's version. */
+  version: text().min(1),
+  /** The version it challenges (the one it replaces where it serves). */
+  champion: text().min(1),
+  canary: z.array(text().min(1)).max(10_000),
+  startedAt: epochMs,
+  stageAt: epochMs,
+});
+export type RolloutValue = z.output<typeof rolloutValueSchema>;
+
 export const modelActiveSchema = z.strictObject({
   pretrained: z.record(z.string().min(1), text().min(1)).superRefine(textKeys),
   online: text().min(1).optional(),
+  /** The scope's rollout in progress, if any. */
+  rollout: rolloutValueSchema.optional(),
   updatedAt: epochMs,
   reason: text(),
 });

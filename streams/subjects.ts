@@ -32,7 +32,18 @@ function scoped(prefix: string) {
     `${prefix}.${assertToken('venue', venue)}.${assertToken('symbol', symbol)}`;
 }
 
-export const MODEL_EVENT_KINDS = ['deployed', 'rejected', 'rolledback', 'verification_failed', 'retired', 'withdrawn', 'retrain_failed'] as const;
+export const MODEL_EVENT_KINDS = [
+  'deployed',
+  'rejected',
+  'rolledback',
+  'verification_failed',
+  'retired',
+  'withdrawn',
+  'retrain_failed',
+  'shadow_started',
+  'canary_started',
+  'promoted',
+] as const;
 export type ModelEventKind = (typeof MODEL_EVENT_KINDS)[number];
 
 export const subjects = {
@@ -43,6 +54,8 @@ export const subjects = {
   gap: scoped('md.gap'),
   prediction: scoped('signal.pred'),
   weights: scoped('signal.weights'),
+  /** Forecasts of a challenger in shadow: never on `signal.pred.*`. */
+  shadow: scoped('signal.shadow'),
   retrainCmd: 'model.retrain.cmd',
   retrainResult: 'model.retrain.result',
   modelEvent: (kind: ModelEventKind): string => `model.events.${kind}`,
@@ -55,6 +68,7 @@ export const wildcards = {
   bars1m: 'md.bar.1m.>',
   invalid: 'md.invalid.>',
   predictions: 'signal.pred.>',
+  shadow: 'signal.shadow.>',
 } as const;
 
 /**

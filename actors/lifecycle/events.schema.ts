@@ -4,7 +4,9 @@ import { epochMs, MODEL_EVENT_KINDS } from '../../streams/index.ts';
 /**
  * Payload of `model.events.<kind>` (MODEL_EVENTS). One shape for every kind:
  * `version` is the version the event is about (deployed / rejected / rolled back
- * to / refused / retired), `from` the one it replaced, `reasons` why.
+ * to / refused / retired; a rollout's challenger for `shadow_started`,
+ * `canary_started` and `promoted`), `from` the one it replaced or challenges (for
+ * a rollout's `rolledback`, the challenger), `reasons` why.
  */
 export const modelEventSchema = z.strictObject({
   kind: z.enum(MODEL_EVENT_KINDS),

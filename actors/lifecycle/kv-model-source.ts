@@ -3,9 +3,9 @@ import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { NatsConnection, QueuedIterator } from '@nats-io/transport-node';
 import type { Logger } from '../../config/index.ts';
 import { loadPredictor, type Predictor } from '../../models/index.ts';
-import type { ModelRole, ModelSnapshot, ModelSource, ServingModel } from '../prediction/index.ts';
+import type { ModelRole, ModelSnapshot, ModelSource, RolloutServing, ServingModel } from '../prediction/index.ts';
 import type { Db } from '../../sql/index.ts';
-import { decodeJson, KV_BUCKETS, modelActiveSchema, openBucket, publishJson, subjects, type ModelActive } from '../../streams/index.ts';
+import { decodeJson, KV_BUCKETS, modelActiveSchema, openBucket, publishJson, subjects, type ModelActive, type RolloutValue } from '../../streams/index.ts';
 import type { ModelEvent } from './events.schema.ts';
 import { DEFAULT_KEY, scopeOfKvKey } from './versions.ts';
 
@@ -28,6 +28,8 @@ type KeyState = {
   readonly value: ModelActive;
   readonly pretrained: readonly ServingModel[];
   readonly online: ServingModel | undefined;
+  /** The rollout of the key's scope, with its challenger loaded. */
+  readonly rollout: { readonly value: RolloutValue; readonly challenger: ServingModel } | undefined;
 };
 
 /** Why a KV value was not applied: the key keeps serving what it served before. */
@@ -107,7 +109,12 @@ export class KvModelSource implements ModelSource {
     const def = this.states.get(DEFAULT_KEY);
     const pretrained = own && own.pretrained.length > 0 ? own.pretrained : (def?.pretrained ?? []);
     const online = own?.online ?? def?.online;
-    const snap: ModelSnapshot = pretrained.length === 0 && online === undefined ? EMPTY : Object.freeze({ pretrained, online });
+    const ro = own?.rollout ?? def?.rollout;
+    const rollout: RolloutServing | undefined = ro
+      ? Object.freeze({ id: ro.value.id, stage: ro.value.stage, role: ro.value.role, champion: ro.value.champion, challenger: ro.challenger, canary: ro.value.canary.includes(key) })
+      : undefined;
+    const snap: ModelSnapshot =
+      pretrained.length === 0 && online === undefined ? EMPTY : Object.freeze({ pretrained, online, ...(rollout ? { rollout } : {}) });
     this.snapshots.set(key, snap);
     return snap;
   }
@@ -217,13 +224,31 @@ export class KvModelSource implements ModelSource {
         return;
       }
     }
+    const rollout = value.rollout ? await this.loadChallenger(key, entry.revision, value.rollout) : undefined;
     const state: KeyState = Object.freeze({
       revision: entry.revision,
       value,
       pretrained: Object.freeze(models.filter((m) => m.role === 'pretrained')),
       online: models.find((m) => m.role === 'online'),
+      rollout,
     });
-    this.swap(key, state, { key, revision: entry.revision, versions: wanted.map((w) => w.version), loadMs: performance.now() - t0, at: Date.now() });
+    const versions = [...wanted.map((w) => w.version), ...(rollout ? [rollout.challenger.version] : [])];
+    this.swap(key, state, { key, revision: entry.revision, versions, loadMs: performance.now() - t0, at: Date.now() });
+  }
+
+  /**
+   * The challenger of a rollout, loaded and warmed like a serving model. One that
+   * cannot be loaded is refused on its own: the key serves its active models,
+   * without the rollout (the lifecycle sees no paired outcomes and the event says why).
+   */
+  private async loadChallenger(key: string, revision: number, ro: RolloutValue): Promise<KeyState['rollout']> {
+    try {
+      const predictor = await this.load(ro.version);
+      return Object.freeze({ value: ro, challenger: Object.freeze({ role: ro.role, version: ro.version, regime: ro.regime, predictor }) });
+    } catch (err) {
+      this.refuse({ key, revision, role: ro.role, version: ro.version, reason: `rollout challenger: ${err instanceof Error ? err.message : String(err)}`, error: err });
+      return undefined;
+    }
   }
 
   private load(version: string): Promise<Predictor> {
@@ -257,6 +282,7 @@ export class KvModelSource implements ModelSource {
     for (const s of states.values()) {
       for (const m of s.pretrained) out.add(m.version);
       if (s.online) out.add(s.online.version);
+      if (s.rollout) out.add(s.rollout.challenger.version);
     }
     return out;
   }

@@ -2,6 +2,7 @@ import type { Logger } from '../../config/index.ts';
 import type { AlertInput, AlertKind, Alerter } from '../../ops/index.ts';
 import type { LiveRollbackOutcome } from './live-rollback.ts';
 import type { SkillReport } from './live-skill.ts';
+import type { RolloutRow } from '../../sql/index.ts';
 import type { ActivationResult } from './registry.ts';
 import type { RetrainDeps } from './retrain-request.ts';
 
@@ -75,5 +76,14 @@ export function manualRollbackAlert(res: ActivationResult, reason: string, actor
     severity: 'warning',
     message: line(`${res.scope} ${res.role} rolled back by hand${res.from ? ` from ${res.from}` : ''} to ${res.version}: ${reason}`),
     details: { action: 'rollback', scope: res.scope, role: res.role, from: res.from ?? null, to: res.version, actor, latencyMs: res.latencyMs },
+  };
+}
+
+/** A challenger rolled back during its rollout (shadow or canary): the champion serves every symbol again. */
+export function rolloutRollbackAlert(r: RolloutRow, reason: string): AlertInput {
+  return {
+    severity: 'warning',
+    message: line(`${r.scope} ${r.role}: challenger ${r.version} rolled back in ${r.stage}, ${r.champion} serves: ${reason}`),
+    details: { action: 'rollback', scope: r.scope, role: r.role, from: r.version, to: r.champion, stage: r.stage, rolloutId: r.id },
   };
 }

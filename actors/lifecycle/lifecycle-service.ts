@@ -11,12 +11,14 @@ import { LifecycleError, rollback, type RegistryEnv } from './registry.ts';
 import type { ScopeSchedule } from './scheduler.ts';
 import type { RetrainQueue } from './retrain-queue.ts';
 import { retrainScope } from './retrain.ts';
+import type { RolloutStatus } from './rollout-monitor.ts';
+import { startRollout } from './rollout-start.ts';
 import { safeJson } from './safe-json.ts';
 import { kvKeyOf } from './versions.ts';
 
 /** NATS service name and endpoint subjects (`nats micro ls`, `nats req model-lifecycle.status ''`). */
 export const LIFECYCLE_SERVICE = 'model-lifecycle';
-export const LIFECYCLE_ENDPOINTS = ['status', 'models', 'retrain', 'rollback'] as const;
+export const LIFECYCLE_ENDPOINTS = ['status', 'models', 'retrain', 'rollback', 'rollout'] as const;
 type LifecycleEndpoint = (typeof LIFECYCLE_ENDPOINTS)[number];
 
 /** What the endpoints read and act on, for one running lifecycle. */
@@ -36,6 +38,8 @@ export type LifecycleServiceContext = {
   alert: RaiseAlert;
   /** Tells the machine of a rollback done by hand. */
   send(e: Extract<LifecycleLoopEvent, { type: 'model.rolledback' }>): void;
+  /** The open rollouts as the monitor follows them, for `status`. */
+  rollouts?: () => RolloutStatus[];
 };
 
 /** Requests to the service endpoints (JSON bodies; an empty body means defaults). */
@@ -49,6 +53,8 @@ const rollbackRequest = z.strictObject({
   actor: z.string().optional(),
 });
 const retrainRequest = retrainCommandSchema.partial({ requestId: true, trigger: true });
+/** Starts the staged rollout of a registered candidate against the version serving its scope today. */
+const rolloutRequest = z.strictObject({ version: z.string().min(1).max(128), reason: z.string().max(1_000).optional() });
 
 /** A request body through its schema; an empty body is `{}`, so every field takes its default. */
 export function parseBody<S extends z.ZodType>(schema: S, body: Uint8Array): z.output<S> | { error: string } {
@@ -76,6 +82,7 @@ const ENDPOINTS: Record<LifecycleEndpoint, (ctx: LifecycleServiceContext, msg: S
   models: serveModels,
   retrain: serveRetrain,
   rollback: serveRollback,
+  rollout: serveRollout,
 };
 
 /** Starts the `model-lifecycle` NATS service with its endpoints. */
@@ -112,6 +119,7 @@ async function serveStatus(ctx: LifecycleServiceContext, msg: ServiceMsg): Promi
     queued: ctx.queue.queuedCount(),
     running: ctx.queue.runningScopes(),
     active,
+    rollouts: ctx.rollouts?.() ?? [],
   });
 }
 
@@ -160,4 +168,14 @@ async function serveRollback(ctx: LifecycleServiceContext, msg: ServiceMsg): Pro
   ctx.send({ type: 'model.rolledback', scope: res.scope, version: res.version, auto: false, latencyMs: res.latencyMs });
   ctx.alert('rollback', manualRollbackAlert(res, reason, actor));
   reply(msg, { version: res.version, from: res.from ?? null, scope: res.scope, latencyMs: res.latencyMs, active: res.value });
+}
+
+async function serveRollout(ctx: LifecycleServiceContext, msg: ServiceMsg): Promise<void> {
+  const body = parseBody(rolloutRequest, msg.data);
+  if (isError(body)) {
+    msg.respondError(400, body.error);
+    return;
+  }
+  const res = await startRollout(ctx.env, { version: body.version, reason: body.reason ?? 'rollout requested (service)' });
+  reply(msg, { rolloutId: res.rollout.id, scope: res.rollout.scope, stage: res.rollout.stage, version: res.rollout.version, champion: res.rollout.champion });
 }

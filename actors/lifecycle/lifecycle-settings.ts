@@ -1,6 +1,7 @@
 import type { Settings } from '../../config/index.ts';
 import type { GateConfig } from './gate.ts';
 import type { LiveSkillConfig } from './live-skill.ts';
+import type { RolloutConfig } from './rollout-monitor.ts';
 import { parseSchedule, type RetrainSchedule } from './scheduler.ts';
 
 /** The gate's thresholds from the configuration (GATE_*): the only place they come from. */
@@ -33,4 +34,19 @@ export function scheduleFromSettings(s: Settings): RetrainSchedule {
 /** Live skill thresholds from the configuration (ROLLBACK_WINDOW, MODEL_DEGRADED_SKILL, ROLLBACK_SKILL). */
 export function liveSkillFromSettings(s: Settings): LiveSkillConfig {
   return { window: s.ROLLBACK_WINDOW, degradedSkill: s.MODEL_DEGRADED_SKILL, rollbackSkill: s.ROLLBACK_SKILL };
+}
+
+/** Staged rollouts from the configuration (ROLLOUT_*). */
+export function rolloutFromSettings(s: Settings): RolloutConfig {
+  return {
+    shadowOutcomes: s.ROLLOUT_SHADOW_OUTCOMES,
+    canaryFraction: s.ROLLOUT_CANARY_FRACTION,
+    promoteOutcomes: s.ROLLOUT_PROMOTE_OUTCOMES,
+    checkEvery: s.ROLLOUT_CHECK_EVERY,
+    confidence: s.ROLLOUT_CONFIDENCE,
+    margin: s.ROLLOUT_MARGIN,
+    maxOutcomes: s.ROLLOUT_MAX_OUTCOMES,
+    samples: s.GATE_BOOTSTRAP_SAMPLES,
+    seed: 11,
+  };
 }

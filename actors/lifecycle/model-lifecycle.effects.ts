@@ -12,13 +12,14 @@ import { watchLiveSkill } from './auto-rollback.ts';
 import type { GateConfig } from './gate.ts';
 import { alertRaiser, retrainFailedAlert, type RaiseAlert } from './lifecycle-alerts.ts';
 import { startLifecycleService } from './lifecycle-service.ts';
-import { gateFromSettings, liveSkillFromSettings, scheduleFromSettings } from './lifecycle-settings.ts';
+import { gateFromSettings, liveSkillFromSettings, rolloutFromSettings, scheduleFromSettings } from './lifecycle-settings.ts';
 import type { LiveSkillConfig } from './live-skill.ts';
 import type { LifecycleLoopEvent } from './model-lifecycle.machine.ts';
 import type { RegistryEnv } from './registry.ts';
 import { acceptRetrainCommands } from './retrain-commands.ts';
 import { RetrainQueue } from './retrain-queue.ts';
 import { runRetrain, type RetrainDeps, type RetrainRequest } from './retrain.ts';
+import { RolloutMonitor, type RolloutConfig, type RolloutStatus } from './rollout-monitor.ts';
 import { startRetrainScheduler, type RetrainSchedule, type ScopeSchedule } from './scheduler.ts';
 import { childProcessTrainer, type Trainer } from './trainer.ts';
 import type { VerificationLimits } from './verification.ts';
@@ -55,6 +56,8 @@ export type LifecycleDeps = {
   schedule?: RetrainSchedule;
   /** How long stop waits for trainings in flight before leaving them to the next start (default 10 s). */
   stopGraceMs?: number;
+  /** Staged rollouts; default from the configuration (ROLLOUT_*). */
+  rollout?: Partial<RolloutConfig>;
 };
 
 /** What `connect` prepared, for `work`. */
@@ -65,6 +68,8 @@ type LifecycleSession = {
   connection: Connection | undefined;
   /** Per symbol scope: last training, next scheduled run, corrections (the feedback rule's last evaluation). */
   scopes: ScopeSchedule[];
+  /** The open rollouts as the current run follows them. */
+  rollouts: () => RolloutStatus[];
 };
 
 /**
@@ -76,7 +81,7 @@ type LifecycleSession = {
 export function createLifecycleActors(deps: LifecycleDeps) {
   const log = deps.log.child({ actor: 'modelLifecycle' });
   const durable = deps.durable ?? 'model_lifecycle';
-  const session: LifecycleSession = { connection: undefined, scopes: [] };
+  const session: LifecycleSession = { connection: undefined, scopes: [], rollouts: () => [] };
   const alert = alertRaiser(deps.alert, log);
 
   const connect = fromPromise<void>(async () => {
@@ -90,6 +95,7 @@ export function createLifecycleActors(deps: LifecycleDeps) {
       return;
     }
     const run = new LifecycleWork({ deps, durable, log, alert, connection, send: sendBack, onScopes: (x) => (session.scopes = x), schedule: () => session.scopes });
+    session.rollouts = () => run.rolloutStatus();
     run.start().catch((err: unknown) => {
       log.error({ err }, 'lifecycle work could not start');
       sendBack({ type: 'lifecycle.stopped' });
@@ -101,7 +107,7 @@ export function createLifecycleActors(deps: LifecycleDeps) {
     return () => run.halt();
   });
 
-  return { connect, work, schedule: (): ScopeSchedule[] => session.scopes };
+  return { connect, work, schedule: (): ScopeSchedule[] => session.scopes, rollouts: (): RolloutStatus[] => session.rollouts() };
 }
 
 /** Topology, the retrain consumer and the KV bucket of active models. */
@@ -130,6 +136,8 @@ export function retrainDepsFrom(deps: LifecycleDeps, env: RegistryEnv, alert: Ra
     ...(deps.verification ? { verification: deps.verification } : {}),
     ...(deps.keep !== undefined ? { keep: deps.keep } : {}),
     horizons: deps.settings.SIGNAL_HORIZONS,
+    // Staged rollouts need realised outcomes to judge the challenger on: without them it is activated at once.
+    rollout: deps.outcomes ? deps.settings.ROLLOUT_MODE : 'immediate',
     onFailed: (f) => alert('retrain_failed', retrainFailedAlert(f)),
   };
 }
@@ -158,6 +166,8 @@ class LifecycleWork {
   private service: Service | undefined;
   private scheduler: ReturnType<typeof startRetrainScheduler> | undefined;
   private unsubscribeOutcomes: (() => void) | undefined;
+  private unsubscribeRollouts: (() => void) | undefined;
+  private rollouts: RolloutMonitor | undefined;
 
   constructor(private readonly ctx: WorkContext) {
     this.retrainDeps = retrainDepsFrom(ctx.deps, ctx.connection.env, ctx.alert);
@@ -175,6 +185,12 @@ class LifecycleWork {
       this.queue.enqueue({ requestId: run.requestId, scope: run.scope, trigger: run.trigger, config: run.config });
     }
     this.consumer = this.startConsumer();
+    if (deps.outcomes) {
+      const rollouts = new RolloutMonitor({ env: connection.env, log, alert, send, config: { ...rolloutFromSettings(deps.settings), ...deps.rollout } });
+      await rollouts.start();
+      this.rollouts = rollouts;
+      this.unsubscribeRollouts = deps.outcomes.subscribe((o) => rollouts.observe(o));
+    }
     this.service = await startLifecycleService({
       nc: deps.nc,
       db: deps.db,
@@ -187,14 +203,24 @@ class LifecycleWork {
       queue: this.queue,
       alert,
       send,
+      rollouts: () => this.rolloutStatus(),
     });
     this.scheduler = startRetrainScheduler(
       { db: deps.db, js: connection.js, onError: (err, what) => log.warn({ err }, `${what} failed`), onScopes: this.ctx.onScopes },
       this.schedule,
     );
     if (deps.outcomes) {
-      this.unsubscribeOutcomes = watchLiveSkill({ env: connection.env, log, alert, send }, deps.outcomes, { ...liveSkillFromSettings(deps.settings), ...deps.liveSkill });
+      this.unsubscribeOutcomes = watchLiveSkill(
+        { env: connection.env, log, alert, send, ...(this.rollouts ? { rollouts: this.rollouts } : {}) },
+        deps.outcomes,
+        { ...liveSkillFromSettings(deps.settings), ...deps.liveSkill },
+      );
     }
+  }
+
+  /** The open rollouts, their stage and latest look (status). */
+  rolloutStatus(): RolloutStatus[] {
+    return this.rollouts?.status() ?? [];
   }
 
   private startConsumer(): BatchConsumerHandle {
@@ -244,12 +270,14 @@ class LifecycleWork {
     this.queue.stop();
     this.scheduler?.stop();
     this.unsubscribeOutcomes?.();
+    this.unsubscribeRollouts?.();
   }
 
   /** Halts, stops the service and the consumer, then waits (bounded) for the trainings in flight. */
   async stop(): Promise<void> {
     this.halt();
     await this.service?.stop().catch(() => undefined);
+    await this.rollouts?.stop();
     await this.consumer?.stop();
     const grace = new Promise<void>((r) => setTimeout(r, this.ctx.deps.stopGraceMs ?? 10_000).unref());
     await Promise.race([Promise.allSettled(this.queue.inFlight()), grace]);

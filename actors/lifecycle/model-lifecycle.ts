@@ -1,6 +1,7 @@
 import { createActor, waitFor, type ActorRefFrom } from 'xstate';
 import { modelLifecycleMachine } from './model-lifecycle.machine.ts';
 import { createLifecycleActors, type LifecycleDeps } from './model-lifecycle.effects.ts';
+import type { RolloutStatus } from './rollout-monitor.ts';
 import type { ScopeSchedule } from './scheduler.ts';
 
 export type ModelLifecycleHandle = {
@@ -9,6 +10,8 @@ export type ModelLifecycleHandle = {
   ready(timeoutMs?: number): Promise<void>;
   /** Per symbol scope: last training, next scheduled retrain, corrections since training, last trigger. */
   schedule(): ScopeSchedule[];
+  /** The open rollouts: stage, challenger, champion, canary, outcomes so far and the latest look. */
+  rollouts(): RolloutStatus[];
   /** Stops the service and the consumer, waits (bounded) for trainings in flight; resolves when stopped. */
   stop(): Promise<void>;
 };
@@ -31,6 +34,7 @@ export function startModelLifecycle(deps: LifecycleDeps): ModelLifecycleHandle {
       await waitFor(actor, (s) => s.matches('running'), { timeout: timeoutMs });
     },
     schedule: () => logic.schedule(),
+    rollouts: () => logic.rollouts(),
     async stop() {
       actor.send({ type: 'lifecycle.stop' });
       await waitFor(actor, (s) => s.status === 'done', { timeout: 60_000 });

@@ -1,4 +1,4 @@
-import { mean, quantileSorted } from 'simple-statistics';
+import { mean, quantileSorted, standardDeviation } from 'simple-statistics';
 import { mulberry32 } from '../../market/index.ts';
 import type { Forecast } from '../../models/index.ts';
 import { logLoss } from '../prediction/index.ts';
@@ -17,6 +17,8 @@ export type BootstrapCi = {
   readonly mean: number;
   readonly lower: number;
   readonly upper: number;
+  /** Standard deviation of the resampled means: the block-bootstrap standard error of `mean`. */
+  readonly se: number;
   readonly confidence: number;
   readonly samples: number;
   readonly blockLength: number;
@@ -47,7 +49,7 @@ export function pairedBootstrapCi(diff: ArrayLike<number>, options: BootstrapOpt
   }
   const sorted = Array.from(means).sort((a, b) => a - b);
   const alpha = (1 - confidence) / 2;
-  return { n, mean: mean(values), lower: quantileSorted(sorted, alpha), upper: quantileSorted(sorted, 1 - alpha), confidence, samples, blockLength };
+  return { n, mean: mean(values), lower: quantileSorted(sorted, alpha), upper: quantileSorted(sorted, 1 - alpha), se: standardDeviation(sorted), confidence, samples, blockLength };
 }
 
 /**

@@ -17,12 +17,15 @@ import {
   listDeployments,
   listVersions,
   lockScope,
+  openRollouts,
   setVersionStatus,
   versionsWithPrefix,
+  type RolloutRow,
   type VersionRow,
 } from '../../sql/index.ts';
 import { encodeJson, modelActiveSchema, publishJson, subjects, type ModelActive, type ModelEventKind } from '../../streams/index.ts';
 import type { ModelEvent } from './events.schema.ts';
+import { rolloutValue } from './rollout-value.ts';
 import { ANY_REGIME, dayPrefix, kvKeyOf, nextVersion } from './versions.ts';
 
 /** What the registry operations need: the database, the `model_active` bucket, JetStream for events. */
@@ -97,8 +100,8 @@ export async function registerCandidate(db: Db, c: CandidateInput, nowMs = Date.
   throw new LifecycleError('invalid', 'could not allocate a version name after 5 attempts (concurrent registrations?)');
 }
 
-/** The KV `model_active` value of a scope, derived from the database's active rows (the source of truth). */
-export function activeValue(rows: readonly VersionRow[], reason: string, atMs: number): ModelActive {
+/** The KV `model_active` value of a scope, derived from the database's active rows and open rollout (the source of truth). */
+export function activeValue(rows: readonly VersionRow[], reason: string, atMs: number, rollout?: RolloutRow): ModelActive {
   const pretrained: Record<string, string> = {};
   let online: string | undefined;
   for (const r of rows) {
@@ -106,12 +109,13 @@ export function activeValue(rows: readonly VersionRow[], reason: string, atMs: n
     if (r.role === 'pretrained') pretrained[r.regime ?? ANY_REGIME] = r.version;
     else online = r.version;
   }
-  return { pretrained, ...(online !== undefined ? { online } : {}), updatedAt: atMs, reason };
+  return { pretrained, ...(online !== undefined ? { online } : {}), ...(rollout ? { rollout: rolloutValue(rollout) } : {}), updatedAt: atMs, reason };
 }
 
 /** Writes the scope's KV entry from the database (also repairs a KV that drifted). */
 export async function syncKv(kv: KV, db: Db | pg.ClientBase, scope: string, reason: string, atMs: number): Promise<ModelActive> {
-  const value = modelActiveSchema.parse(activeValue(await activeVersions(db, scope), reason, atMs));
+  const rollout = (await openRollouts(db, scope))[0];
+  const value = modelActiveSchema.parse(activeValue(await activeVersions(db, scope), reason, atMs, rollout));
   await kv.put(kvKeyOf(scope), encodeJson(value));
   return value;
 }
@@ -125,7 +129,8 @@ export async function syncKv(kv: KV, db: Db | pg.ClientBase, scope: string, reas
  */
 export async function repairKvFromRegistry(kv: KV, db: Db | pg.ClientBase, reason: string, atMs: number): Promise<string[]> {
   const repaired: string[] = [];
-  for (const scope of await activeScopes(db)) {
+  const scopes = new Set([...(await activeScopes(db)), ...(await openRollouts(db)).map((r) => r.scope)]);
+  for (const scope of scopes) {
     const entry = await kv.get(kvKeyOf(scope));
     if (entry && entry.operation === 'PUT') continue;
     await syncKv(kv, db, scope, reason, atMs);
@@ -134,7 +139,7 @@ export async function repairKvFromRegistry(kv: KV, db: Db | pg.ClientBase, reaso
   return repaired;
 }
 
-async function publishEvent(env: RegistryEnv, event: ModelEvent, msgId?: string): Promise<void> {
+export async function publishEvent(env: RegistryEnv, event: ModelEvent, msgId?: string): Promise<void> {
   await publishJson(env.js, { subject: subjects.modelEvent(event.kind), payload: event, ...(msgId ? { msgId } : {}) });
 }
 
@@ -162,8 +167,10 @@ export async function activateVersion(
     version: string;
     reason: string;
     actor: string;
-    action?: 'activate' | 'rollback';
+    action?: 'activate' | 'rollback' | 'promote';
     comparison?: Record<string, unknown>;
+    /** Runs in the activation's transaction before the KV entry is written (a promotion closes its rollout there). */
+    inTransaction?: (client: pg.ClientBase) => Promise<void>;
     keep?: number;
     decidedAt?: number;
     /** Needed to activate a version the gate or verification rejected; the deployment's reason says it was forced. */
@@ -204,11 +211,12 @@ export async function activateVersion(
       actor: args.actor,
       at,
     });
+    await args.inTransaction?.(client);
     const value = await syncKv(env.kv, client, row.scope, `${action} ${row.version}: ${args.reason}`, at);
     return { version: row.version, from: current && current.version !== row.version ? current.version : undefined, scope: row.scope, role: row.role, regime, deploymentId, value, latencyMs: now() - decidedAt };
   });
   const base = { scope: result.scope, role: result.role, ...(result.regime ? { regime: result.regime } : {}), actor: args.actor, at: now() };
-  const kind: ModelEventKind = action === 'rollback' ? 'rolledback' : 'deployed';
+  const kind: ModelEventKind = action === 'rollback' ? 'rolledback' : action === 'promote' ? 'promoted' : 'deployed';
   await publishEvent(
     env,
     {

@@ -1,10 +1,11 @@
 import { packArtifact, readArtifactDir, type PackedArtifact } from '../../models/index.ts';
 import type { VersionRow } from '../../sql/index.ts';
 import type { GateDecision } from './gate.ts';
-import { activateVersion, registerCandidate, rejectVersion, type CandidateInput, type RegistryEnv } from './registry.ts';
+import { activateVersion, LifecycleError, registerCandidate, rejectVersion, type CandidateInput, type RegistryEnv } from './registry.ts';
 import type { GateMode, Judgement } from './retrain-judgement.ts';
 import type { RetrainConfig, RetrainRequest } from './retrain-request.ts';
 import type { TrainedCandidate } from './retrain-training.ts';
+import { startShadow } from './rollout-steps.ts';
 import type { VerificationReport } from './verification.ts';
 import { majorFor } from './versions.ts';
 
@@ -67,10 +68,16 @@ export type PromotionArgs = {
   champion: VersionRow | undefined;
   incumbent: VersionRow | undefined;
   keep: number | undefined;
+  /** `staged`: a challenger with a champion starts a rollout (shadow) instead of being activated. */
+  rollout?: 'staged' | 'immediate' | undefined;
 };
 
-/** Activates or rejects the judged candidate. `error` says why a candidate that passed the gate was still not deployed. */
-export async function promoteOrReject(env: RegistryEnv, a: PromotionArgs): Promise<{ deployed: boolean; error?: string }> {
+/**
+ * Activates or rejects the judged candidate; a challenger of a serving champion
+ * with staged rollouts starts its shadow instead (`rollout`). `error` says why a
+ * candidate that passed the gate was still not deployed.
+ */
+export async function promoteOrReject(env: RegistryEnv, a: PromotionArgs): Promise<{ deployed: boolean; error?: string; rollout?: { id: number; stage: 'shadow' } }> {
   const { gate, verification, comparison } = a.judgement;
   switch (promotionStep(gate, verification)) {
     case 'reject':
@@ -80,6 +87,15 @@ export async function promoteOrReject(env: RegistryEnv, a: PromotionArgs): Promi
       await rejectVersion(env, { version: a.version, kind: 'verification_failed', reasons: verification.reasons, actor: 'verification', stage: 'verification', comparison });
       return { deployed: false, error: `verification failed: ${verification.reasons.join('; ')}` };
     case 'activate':
+      if (a.rollout === 'staged' && a.mode === 'challenger' && a.champion) {
+        try {
+          const res = await startShadow(env, { version: a.version, champion: a.champion.version, reason: `${activationReason({ mode: a.mode, scope: a.req.scope, trigger: a.req.trigger, champion: a.champion.version, incumbent: a.incumbent?.version })}: shadow first` });
+          return { deployed: false, rollout: { id: res.rollout.id, stage: 'shadow' } };
+        } catch (err) {
+          if (err instanceof LifecycleError) return { deployed: false, error: `passed the gate, not rolled out: ${err.message}` };
+          throw err;
+        }
+      }
       await activateVersion(env, {
         version: a.version,
         reason: activationReason({ mode: a.mode, scope: a.req.scope, trigger: a.req.trigger, champion: a.champion?.version, incumbent: a.incumbent?.version }),

@@ -57,6 +57,8 @@ export type RetrainDeps = {
   keep?: number;
   /** Horizon heads of a retrained model when its command names none (`SIGNAL_HORIZONS`); none: the 1-minute head only. */
   horizons?: readonly number[];
+  /** A challenger that passed the gate: `staged` = shadow, canary, promotion on live evidence; `immediate` (default) = activated at once. */
+  rollout?: 'staged' | 'immediate';
   sleep?: (ms: number) => Promise<void>;
   /** Called when a run failed for good (after its retries): the lifecycle raises `ops.alert.retrain_failed`. */
   onFailed?: (failure: { requestId: string; scope: string; trigger: string; attempts: number; error: string }) => void;

@@ -84,8 +84,9 @@ async function settleCandidate(run: RetrainRun, c: RetrainConfig, models: Incumb
   try {
     const judgement = await judgeCandidate({ db: env.db, scope: req.scope, version, mode, trained, incumbent: models.incumbent, gate: deps.gate, verification: deps.verification, predictors });
     await mergeVersionMetrics(env.db, version, judgement.versionMetrics);
-    const outcome = await promoteOrReject(env, { version, mode, req, judgement, champion: models.champion, incumbent: models.incumbent, keep: deps.keep });
-    const { metrics, comparison } = judgement;
+    const outcome = await promoteOrReject(env, { version, mode, req, judgement, champion: models.champion, incumbent: models.incumbent, keep: deps.keep, rollout: deps.rollout });
+    const { metrics } = judgement;
+    const comparison = outcome.rollout ? { ...judgement.comparison, rollout: outcome.rollout } : judgement.comparison;
     return finish(
       run,
       { requestId: req.requestId, status: 'succeeded', version, deployed: outcome.deployed, metrics, comparison, ...(outcome.error !== undefined ? { error: outcome.error } : {}) },

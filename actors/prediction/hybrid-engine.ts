@@ -14,10 +14,11 @@ import {
   type SignalSettings,
   type SignalStep,
 } from '../../models/index.ts';
-import type { Prediction } from '../../streams/index.ts';
+import type { Prediction, ShadowPrediction } from '../../streams/index.ts';
 import { DEFAULT_PAGE_HINKLEY, DriftMonitor, type PageHinkleyConfig } from './drift.ts';
 import type { ModelSource, ServingModel } from './model-source.ts';
 import type { LiveOutcome } from './outcome-feed.ts';
+import { servePlan } from './rollout-plan.ts';
 import { ANY_REGIME, classifyRegime, DEFAULT_REGIME_THRESHOLDS, RegimeFeaturesStream, RegimeTracker, type RegimeThresholds } from './regimes.ts';
 import { createPureWeightKeeper, type WeightKeeper, type WeightKeeperFactory } from './weight-keeper.ts';
 import { blendConfidence, blendWeights, checkWeighterConfig, DEFAULT_WEIGHTER_CONFIG, type WeighterConfig } from './weighter.ts';
@@ -107,6 +108,8 @@ export type EngineOutput = {
   readonly withheld: boolean;
   /** True when this is the cached prediction of a redelivered bar. */
   readonly replayed: boolean;
+  /** The forecast of a challenger in shadow for this bar (`signal.shadow.*`), if one runs. */
+  readonly shadow?: ShadowPrediction;
 };
 
 /** Horizon outcomes of one symbol realised in a step, scored (what evaluation and the tests read). */
@@ -143,8 +146,11 @@ export type SymbolStatus = {
   readonly lastTs: number | undefined;
 };
 
+/** A forecast of a bar by a model that does not serve it (a rollout's shadow). */
+type ShadowForecast = { role: string; version: string; forecast: Forecast };
+
 /** The forecasts awaiting their bar; `versions` is absent for one restored from a snapshot. */
-type Pending = { ts: number; forecasts: Record<string, Forecast>; adaptive: string; versions?: Record<string, string> };
+type Pending = { ts: number; forecasts: Record<string, Forecast>; adaptive: string; versions?: Record<string, string>; shadow?: ShadowForecast[] };
 
 type SymbolState = {
   readonly venue: string;
@@ -170,8 +176,11 @@ type SymbolState = {
   signals: SymbolSignals;
 };
 
-/** A model in the micro-batch: every window that model serves in this round. */
+/** A model in the micro-batch: every window that model serves (or shadows) in this round. */
 type BatchJob = { model: ServingModel; windows: FeatureWindow[]; slots: { item: number; role: string }[] };
+
+/** Slot role of a shadow forecast in a batch job (never a blend role). */
+const SHADOW_SLOT = '#shadow';
 
 /**
  * The hybrid predictor's core, with no I/O: per-symbol feature state, regime
@@ -350,7 +359,8 @@ export class HybridEngine {
         const version = versions[role];
         return version === undefined ? [] : [{ role, version, value: f.value, pUp: f.pUp }];
       });
-      this.onOutcome({ venue: s.venue, symbol: s.symbol, ts: bar.ts, actual, components });
+      const shadow = (p.shadow ?? []).map((x) => ({ role: x.role, version: x.version, value: x.forecast.value, pUp: x.forecast.pUp }));
+      this.onOutcome({ venue: s.venue, symbol: s.symbol, ts: bar.ts, actual, components, ...(shadow.length > 0 ? { shadow } : {}) });
     }
     const adaptive = p.forecasts[p.adaptive];
     return adaptive ? s.drift.observe(adaptive.value, actual) : false;
@@ -385,7 +395,15 @@ export class HybridEngine {
     // Several bars of a symbol in one call (catching up): every round's forecasts in one predictBatch per model.
     const prefetched = rounds.length > 1 ? this.prefetch(bars) : undefined;
     for (const round of rounds) {
-      type Item = { s: SymbolState; bar: EngineBar; window: FeatureWindow; pretrained: ServingModel; online: ServingModel | undefined };
+      type Item = {
+        s: SymbolState;
+        bar: EngineBar;
+        window: FeatureWindow;
+        pretrained: ServingModel;
+        online: ServingModel | undefined;
+        shadow: ServingModel | undefined;
+        challengerInShadow: boolean;
+      };
       const items: Item[] = [];
       for (const bar of round) {
         const s = this.stateOf(bar.venue, bar.symbol);
@@ -417,7 +435,8 @@ export class HybridEngine {
           noModel += 1;
           continue;
         }
-        items.push({ s, bar, window, pretrained, online: snap.online });
+        const plan = servePlan(snap, pretrained);
+        items.push({ s, bar, window, pretrained: plan.pretrained ?? pretrained, online: plan.online, shadow: plan.shadow, challengerInShadow: plan.challengerInShadow });
       }
       // One predictBatch per distinct model in this round.
       const jobs = new Map<ServingModel, BatchJob>();
@@ -433,6 +452,8 @@ export class HybridEngine {
       items.forEach((it, i) => {
         add(it.pretrained, i, 'pretrained', it.window);
         if (it.online) add(it.online, i, 'online', it.window);
+        // A rollout's extra model: one more window in that model's batch.
+        if (it.shadow) add(it.shadow, i, SHADOW_SLOT, it.window);
       });
       const results: Record<string, { model: ServingModel; forecast: Forecast }>[] = items.map(() => ({}));
       for (const job of jobs.values()) {
@@ -446,9 +467,13 @@ export class HybridEngine {
         });
       }
       items.forEach((it, i) => {
-        const learned = Object.entries(results[i] ?? {}).map(([role, r]) => ({ role, version: r.model.version, forecast: r.forecast }));
+        const served = { ...(results[i] ?? {}) };
+        const shadowResult = served[SHADOW_SLOT];
+        delete served[SHADOW_SLOT];
+        const shadow = shadowResult && it.shadow ? { model: shadowResult.model, forecast: shadowResult.forecast, role: it.shadow.role, challenger: it.challengerInShadow } : undefined;
+        const learned = Object.entries(served).map(([role, r]) => ({ role, version: r.model.version, forecast: r.forecast }));
         const signals = signal(it.s, it.bar, learned);
-        const out = signals?.horizons ? this.blend(it.s, it.bar, results[i] ?? {}, signals, quality(it.bar.venue, it.bar.symbol)) : undefined;
+        const out = signals?.horizons ? this.blend(it.s, it.bar, served, signals, quality(it.bar.venue, it.bar.symbol), shadow) : undefined;
         if (out) outputs.push(out);
         else noModel += 1;
       });
@@ -490,7 +515,8 @@ export class HybridEngine {
         sim.lastTs = bar.ts;
         if (!window) continue;
         const snap = this.models.snapshot(bar.venue, bar.symbol);
-        for (const model of [this.selectPretrained(snap.pretrained, sim.regime.regime), snap.online]) {
+        const served = servePlan(snap, this.selectPretrained(snap.pretrained, sim.regime.regime));
+        for (const model of [served.pretrained, served.online, served.shadow]) {
           if (!model) continue;
           let job = jobs.get(model);
           if (!job) {
@@ -545,6 +571,7 @@ export class HybridEngine {
     results: Record<string, { model: ServingModel; forecast: Forecast }>,
     signals: SignalStep,
     health: ReturnType<QualityLookup>,
+    shadow?: { model: ServingModel; forecast: Forecast; role: string; challenger: boolean },
   ): EngineOutput | undefined {
     const roles = Object.keys(results);
     if (roles.length === 0) return undefined;
@@ -597,6 +624,7 @@ export class HybridEngine {
       forecasts: Object.fromEntries(components.map((c) => [c.role, c.forecast])),
       adaptive: results.online ? 'online' : 'pretrained',
       versions: Object.fromEntries(components.map((c) => [c.role, c.version])),
+      ...(shadow ? { shadow: [{ role: shadow.role, version: shadow.model.version, forecast: shadow.forecast }] } : {}),
     };
     s.weights.expect?.(s.pending);
     s.weightsHistory.push({ ts: bar.ts, weights: w });
@@ -626,7 +654,14 @@ export class HybridEngine {
       history: s.weightsHistory.map((h) => ({ ts: h.ts, weights: { ...h.weights } })),
       families: { return: { ...signals.weights.return }, volatility: { ...signals.weights.volatility } },
     };
-    const out: EngineOutput = { prediction, weights, components, withheld: health === 'quarantined', replayed: false };
+    const out: EngineOutput = {
+      prediction,
+      weights,
+      components,
+      withheld: health === 'quarantined',
+      replayed: false,
+      ...(shadow?.challenger ? { shadow: shadowPrediction(prediction, shadow.role, shadow.model.version, shadow.forecast) } : {}),
+    };
     s.replay.set(bar.ts, out);
     if (s.replay.size > this.config.replayCache) {
       const oldest = s.replay.keys().next().value;
@@ -678,4 +713,25 @@ export function servesSpec(model: ServingModel, spec: FeatureSpec): boolean {
     return pre.volWindow === spec.volWindow && pre.context === spec.context && pre.horizon === spec.horizon;
   }
   return true;
+}
+
+/** The challenger's own forecast of a bar, in the Prediction shape, for `signal.shadow.*`. */
+export function shadowPrediction(served: Prediction, role: string, version: string, f: Forecast): ShadowPrediction {
+  const pUp = Math.min(1, Math.max(0, f.pUp));
+  const sigma = f.horizons?.['1m']?.sigma;
+  return {
+    venue: served.venue,
+    symbol: served.symbol,
+    ts: served.ts,
+    horizon: '1m',
+    createdAt: served.createdAt,
+    value: f.value,
+    pUp,
+    confidence: Math.abs(2 * pUp - 1),
+    regime: served.regime,
+    components: [{ role, version, weight: 1, value: f.value }],
+    quality: served.quality,
+    ...(sigma !== undefined && Number.isFinite(sigma) && sigma >= 0 ? { sigma } : {}),
+    version,
+  };
 }

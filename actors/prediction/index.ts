@@ -5,6 +5,7 @@
  * candidate hand-off to the model lifecycle, and the in-memory model source.
  */
 export * from './model-source.ts';
+export * from './rollout-plan.ts';
 export * from './static-model-source.ts';
 export * from './regimes.ts';
 export * from './weighter.ts';

@@ -28,10 +28,29 @@ export interface ModelSource {
   snapshot(venue: string, symbol: string): ModelSnapshot;
 }
 
+/**
+ * A challenger being rolled out where this symbol is served from. In `shadow` it
+ * forecasts every bar beside `champion` and serves nothing; in `canary` it
+ * serves the symbols of the canary (`canary` true here) in `champion`'s place,
+ * and the champion forecasts beside it, so both are scored on the same bars.
+ */
+export type RolloutServing = {
+  readonly id: number;
+  readonly stage: 'shadow' | 'canary';
+  readonly role: ModelRole;
+  /** The version challenged: the rollout applies to bars this version would serve. */
+  readonly champion: string;
+  readonly challenger: ServingModel;
+  /** This symbol is in the canary. */
+  readonly canary: boolean;
+};
+
 /** The models serving one venue/symbol at one instant. */
 export type ModelSnapshot = {
   /** Pretrained candidates, one per regime; the predictor picks by regime (cold start). */
   readonly pretrained: readonly ServingModel[];
   /** The symbol's fine-tuned online model, once one exists. */
   readonly online: ServingModel | undefined;
+  /** A rollout in progress for this symbol's models, if any. */
+  readonly rollout?: RolloutServing;
 };

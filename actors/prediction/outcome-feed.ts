@@ -12,6 +12,11 @@ export type LiveOutcome = {
   /** Realised 1-minute log return. */
   readonly actual: number;
   readonly components: readonly { readonly role: string; readonly version: string; readonly value: number; readonly pUp: number }[];
+  /**
+   * Forecasts of the same bar that served nothing (a rollout: the challenger in
+   * shadow, or the champion beside a canary), scored on the same outcome.
+   */
+  readonly shadow?: readonly { readonly role: string; readonly version: string; readonly value: number; readonly pUp: number }[];
 };
 
 export interface OutcomeFeed {

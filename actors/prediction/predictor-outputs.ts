@@ -37,6 +37,8 @@ export function batchMessages(outputs: readonly EngineOutput[]): PublishedCounts
     stored.push(p);
     messages.push({ subject: subjects.prediction(p.venue, p.symbol), payload: p, msgId: predictionMsgId(p) });
     if (o.weights) weights.push({ subject: subjects.weights(p.venue, p.symbol), payload: o.weights, msgId: weightsMsgId(o.weights) });
+    // A challenger's shadow forecast goes beside the weights, never on signal.pred.*.
+    if (o.shadow) weights.push({ subject: subjects.shadow(p.venue, p.symbol), payload: o.shadow, msgId: `${predictionMsgId(p)}:shadow:${o.shadow.version}` });
   }
   for (const w of weights) messages.push(w);
   return { messages, stored, predictions: stored.length, withheld, replayed };

@@ -8,6 +8,7 @@ import { errorText, type ChildWatch } from './child-restarts.ts';
 import type { ChildStarters } from './child-starters.ts';
 import { INGEST_CLAIM, type IngestLease } from './ingest-lease.ts';
 import type { Children, SupervisorDeps } from './phase-supervisor.effects.ts';
+import { symbolRows } from './symbol-rows.ts';
 
 /** What the phases of one supervisor share. */
 export type PhaseEnv = {
@@ -85,7 +86,7 @@ export function phase4Logic({ deps, children, starters, watch }: PhaseEnv) {
     watch.watch('predictor', await starters.predictor());
     // Monitoring: metrics/health HTTP, consumer lag, alerts, the `signals` NATS service.
     try {
-      children.ops = await startOps({ nc: deps.nc, db: deps.db, settings: deps.settings, log: deps.log, status: () => deps.status?.() ?? {} });
+      children.ops = await startOps({ nc: deps.nc, db: deps.db, settings: deps.settings, log: deps.log, status: () => deps.status?.() ?? {}, symbols: () => symbolRows(children) });
     } catch (err) {
       throw opsStartError(err, deps.settings.METRICS_PORT);
     }

@@ -4,7 +4,7 @@ import type { Logger, Settings } from '../../config/index.ts';
 import type { Db } from '../../sql/index.ts';
 import { EventLoopWatch, type EventLoopDelay } from '../../ops/index.ts';
 import type { MarketSyncStats } from '../ingest/index.ts';
-import type { ModelLifecycleStats, ScopeSchedule } from '../lifecycle/index.ts';
+import type { ModelLifecycleStats, RolloutStatus, ScopeSchedule } from '../lifecycle/index.ts';
 import { phaseSupervisorMachine } from './phase-supervisor.machine.ts';
 import { createSupervisorActors, INGEST_CLAIM, type ChildName, type ChildStatus, type SupervisorDeps } from './phase-supervisor.effects.ts';
 import type { SymbolStatus } from '../prediction/index.ts';
@@ -25,7 +25,7 @@ export type SystemStatus = {
   sync: { state: string; stats: MarketSyncStats | undefined; lastError: string | undefined; stalled?: IngestStall };
   predictor: { state: string; stats: PredictorStats | undefined; warmingUp: number; ready: number };
   /** `schedule`: per symbol scope, last training, next scheduled retrain, corrections since training, last trigger. */
-  lifecycle: { state: string; stats: ModelLifecycleStats | undefined; schedule: ScopeSchedule[] };
+  lifecycle: { state: string; stats: ModelLifecycleStats | undefined; schedule: ScopeSchedule[]; rollouts: RolloutStatus[] };
   /** Data quality: symbols per state and gaps over all symbols. */
   quality: { healthy: number; degraded: number; quarantined: number; gapsFound: number; gapsFilled: number; gapsUnfillable: number };
   /** Active model versions for the `default` key (every symbol without its own). */
@@ -106,7 +106,7 @@ export function startSystem(deps: SystemDeps): SystemHandle {
           warmingUp: statuses.filter((s) => s.state === 'warming_up').length,
           ready: statuses.filter((s) => s.state !== 'warming_up').length,
         },
-        lifecycle: { state: life ? stateName(life.value) : 'not started', stats: life?.context.stats, schedule: children.lifecycle?.schedule() ?? [] },
+        lifecycle: { state: life ? stateName(life.value) : 'not started', stats: life?.context.stats, schedule: children.lifecycle?.schedule() ?? [], rollouts: children.lifecycle?.rollouts() ?? [] },
         quality: qualitySummary(children.quality?.status() ?? []),
         history: children.history?.status() ?? [],
         eventLoop: loop.last(),

@@ -1,5 +1,6 @@
 import type { CliCommand } from '../command.ts';
 import { backupCommand } from './backup.ts';
+import { dashboardCommand } from './dashboard.ts';
 import { evaluateCommand } from './evaluate.ts';
 import { inferCommand } from './infer.ts';
 import { migrateCommand } from './migrate.ts';
@@ -12,4 +13,4 @@ import { synthCommand } from './synth.ts';
 import { trainCommand } from './train.ts';
 
 /** Every `signals` command, in the order `signals --help` lists them. Add one line per command. */
-export const commands: CliCommand[] = [runCommand, statusCommand, migrateCommand, replayCommand, synthCommand, trainCommand, inferCommand, evaluateCommand, modelsCommand, backupCommand, restoreCommand];
+export const commands: CliCommand[] = [runCommand, statusCommand, dashboardCommand, migrateCommand, replayCommand, synthCommand, trainCommand, inferCommand, evaluateCommand, modelsCommand, backupCommand, restoreCommand];

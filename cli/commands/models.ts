@@ -2,7 +2,7 @@ import { userInfo } from 'node:os';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { loadSettings, redactUrl, type Settings } from '../../config/index.ts';
-import { activateVersion, LifecycleError, registerCandidate, rollback, type RegistryEnv } from '../../actors/lifecycle/index.ts';
+import { activateVersion, LifecycleError, registerCandidate, rollback, startRollout, type RegistryEnv } from '../../actors/lifecycle/index.ts';
 import { ANY_REGIME, GLOBAL_SCOPE, scopeOf } from '../../actors/lifecycle/index.ts';
 import { loadModelDir, packArtifact, readArtifactDir } from '../../models/index.ts';
 import { createPool, type Db } from '../../sql/index.ts';
@@ -20,7 +20,7 @@ function cliUser(): string {
   }
 }
 
-const usage = `usage: signals models <list|show|promote|rollback|retrain|import> [options]
+const usage = `usage: signals models <list|show|promote|rollout|rollback|retrain|import> [options]
 
 The model registry and lifecycle (DATABASE_URL, NATS_URL).
 
@@ -32,6 +32,10 @@ The model registry and lifecycle (DATABASE_URL, NATS_URL).
         activate a version now (no gate: a person decided); writes KV model_active,
         records the deployment, publishes model.events.deployed. A version the gate
         or verification rejected needs --force with a --reason (recorded as forced)
+  rollout <version> [--reason TEXT]
+        start the staged rollout of a candidate against the version serving its scope:
+        shadow, then canary, then promoted or rolled back on live evidence by the
+        running system (ROLLOUT_*); publishes model.events.shadow_started
   rollback [<version>] (--scope S | --venue V --symbol S) [--role R] [--regime R] [--reason TEXT]
         back to the previous version of the scope (or to <version>);
         publishes model.events.rolledback
@@ -204,6 +208,15 @@ async function promote(settings: Settings, version: string, v: Flags): Promise<n
   return EXIT.ok;
 }
 
+async function rollout(settings: Settings, version: string, v: Flags): Promise<number> {
+  const r = await withServices(settings, true, async (db, nc) => {
+    if (!nc) throw new Error('unreachable');
+    return startRollout(await envOf(db, nc), { version, reason: v.reason ?? `rollout requested (cli:${cliUser()})` });
+  });
+  process.stdout.write(`rollout ${r.rollout.id}: ${r.rollout.version} in shadow beside ${r.rollout.champion} (${r.rollout.scope}); follow it with: signals status\n`);
+  return EXIT.ok;
+}
+
 async function doRollback(settings: Settings, version: string | undefined, v: Flags): Promise<number> {
   const decidedAt = Date.now();
   const role = roleFlag(v);
@@ -313,6 +326,9 @@ async function run(argv: string[]): Promise<number> {
     case 'promote':
       if (arg === undefined) throw new UsageError('usage: signals models promote <version>');
       return promote(settings, arg, v);
+    case 'rollout':
+      if (arg === undefined) throw new UsageError('usage: signals models rollout <version>');
+      return rollout(settings, arg, v);
     case 'rollback':
       return doRollback(settings, arg, v);
     case 'retrain':
@@ -327,7 +343,7 @@ async function run(argv: string[]): Promise<number> {
 
 export const modelsCommand: CliCommand = {
   name: 'models',
-  summary: 'model registry and lifecycle: list, show, promote, rollback, retrain, import',
+  summary: 'model registry and lifecycle: list, show, promote, rollout, rollback, retrain, import',
   usage,
   run,
 };

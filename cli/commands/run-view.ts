@@ -13,12 +13,13 @@ function table(rows: [string, string][]): string[] {
 }
 
 /** The live terminal view of `signals run`. */
-export function renderPanel(v: { status: SystemStatus; ticksPerSecond: number; elapsedMs: number; source: string; published: number | undefined; recent: string[] }): string {
+export function renderPanel(v: { status: SystemStatus; ticksPerSecond: number; elapsedMs: number; source: string; published: number | undefined; recent: string[]; dashboard?: string }): string {
   const { sync, predictor, lifecycle, children } = v.status;
   const restarts = Object.entries(children).filter(([, c]) => c.restarts > 0 || c.state === 'failed');
   const rows: [string, string][] = [
     ['phase', v.status.phase + (v.status.lastError ? `  (last error: ${v.status.lastError})` : '')],
     ['phase 1', v.status.phase1 ?? 'running'],
+    ['dashboard', v.dashboard ?? 'off'],
     ['source', v.source],
     ['replay', v.published === undefined ? '-' : `${fmt(v.published)} ticks published`],
     ['marketSync', `${sync.state}${sync.lastError ? ` (${sync.lastError})` : ''}`],

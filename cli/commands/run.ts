@@ -3,6 +3,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { retryWaiter } from '../../streams/index.ts';
 import { startSystem, type SystemHandle } from '../../actors/system/index.ts';
+import { startDashboard, type DashboardHandle } from '../../dashboard/index.ts';
 import { createRootLogger, loadSettings, redactUrl, type Logger, type Settings } from '../../config/index.ts';
 import { interleavedSynthTicks, readBars, synthSymbol, tickMessages, type SynthOptions } from '../../market/index.ts';
 import { MS_TO_TS, predictionAccuracy, type Db } from '../../sql/index.ts';
@@ -163,6 +164,20 @@ function watchPredictions(nc: NatsConnection, keep = 6): { lines: string[]; stop
   return { lines, stop: () => sub.unsubscribe() };
 }
 
+/** The live dashboard of this run on DASHBOARD_PORT, its address printed; undefined when off or it cannot listen. */
+async function startRunDashboard(nc: NatsConnection, db: Db, settings: Settings, log: Logger): Promise<DashboardHandle | undefined> {
+  if (settings.DASHBOARD_PORT === 'off') return undefined;
+  try {
+    const d = await startDashboard({ nc, db, log, settings });
+    process.stdout.write(`dashboard: ${d.url}\n`);
+    return d;
+  } catch (err) {
+    log.warn({ err }, 'dashboard not started');
+    process.stderr.write(`signals: no dashboard: ${(err as Error).message}\n`);
+    return undefined;
+  }
+}
+
 export const runCommand: CliCommand = {
   name: 'run',
   summary: 'run the system: ingest, bars, predictions, on synthetic data, a CSV, or live ticks',
@@ -178,6 +193,8 @@ export const runCommand: CliCommand = {
     '  --speed N|max        market minutes per wall second x 60 (60 = real time x 60 ... ); default 600, max with',
     '                       --exit-after-replay',
     '  --exit-after-replay  when the replay is stored and predicted, print a summary table and exit 0',
+    'The live dashboard is served on DASHBOARD_HOST:DASHBOARD_PORT (default http://127.0.0.1:8080/; off = none);',
+    'its address is printed at start-up.',
     'Ctrl-C (SIGINT) or SIGTERM drains: stops consuming, finishes and acks batches in hand, closes; a drain',
     'that takes longer than STOP_TIMEOUT_MS (default 10 s), or a second signal, ends the process anyway (exit 11).',
     'Exit codes: 0 ok, 2 usage, 3 bad input file, 8 NATS or PostgreSQL unavailable, 11 stop timed out.',
@@ -198,6 +215,9 @@ export const runCommand: CliCommand = {
       throw err;
     });
     const started = Date.now();
+    // The page is there from the first moment (Phase 1 shows as such); a dashboard that cannot
+    // listen is reported and the run goes on: ingest and prediction matter more than the view.
+    const dashboard = await startRunDashboard(nc, db, settings, log);
     const system: SystemHandle = startSystem({ nc, db, settings, log });
     const predictions = watchPredictions(nc);
     const abort = new AbortController();
@@ -213,7 +233,7 @@ export const runCommand: CliCommand = {
       lastReceived = received;
       lastAt = now;
       if (tty) {
-        const view = renderPanel({ status: s, ticksPerSecond: rate, elapsedMs: now - started, source: source?.describe ?? 'live (waiting for md.tick.>)', published: published?.published, recent: predictions.lines });
+        const view = renderPanel({ status: s, ticksPerSecond: rate, elapsedMs: now - started, source: source?.describe ?? 'live (waiting for md.tick.>)', published: published?.published, recent: predictions.lines, ...(dashboard ? { dashboard: dashboard.url } : {}) });
         process.stdout.write(`\x1b[H\x1b[2J${view}\n`);
       } else {
         log.info({ phase: s.phase, sync: s.sync.state, ticks: s.sync.stats?.stored ?? 0, ticksPerSecond: Math.round(rate), bars: s.sync.stats?.barsPublished ?? 0, predictions: s.predictor.stats?.predictions ?? 0, invalid: s.sync.stats?.invalid ?? 0, versions: s.versions }, 'progress');
@@ -226,6 +246,7 @@ export const runCommand: CliCommand = {
       clearInterval(timer);
       predictions.stop();
       await system.stop();
+      await dashboard?.close().catch((err: unknown) => log.warn({ err }, 'dashboard close'));
       await nc.drain().catch(() => undefined);
       await db.end();
       return code;

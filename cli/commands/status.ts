@@ -2,7 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { SystemStatus } from '../../actors/system/index.ts';
 import { loadSettings, redactUrl, type Settings } from '../../config/index.ts';
-import { createPool, type Db } from '../../sql/index.ts';
+import { createPool, listRollouts, type Db } from '../../sql/index.ts';
 import { connectNats, isNotFound, KV_BUCKETS, modelActiveSchema, openBucket, STREAMS } from '../../streams/index.ts';
 import { parseFlags, type CliCommand } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -14,6 +14,8 @@ export type StatusReport = {
   /** Every stream (KV buckets are streams `KV_<bucket>`): replicas, the node that leads it, and followers that are behind or gone. */
   streams: { stream: string; replicas: number; leader: string | null; lagging: string[]; messages: number }[];
   activeModels: Record<string, unknown>;
+  /** Staged rollouts, the open ones and the latest ended (table model_rollouts). */
+  rollouts: { id: number; scope: string; stage: string; version: string; champion: string; canary: string[]; since: string; reason: string }[];
   symbols: { venue: string; symbol: string; bars: number; lastBar: string | null; predictions: number }[];
 };
 
@@ -78,7 +80,10 @@ async function activeModels(nc: NatsConnection): Promise<Record<string, unknown>
     const e = await kv.get(key);
     if (!e || e.operation !== 'PUT') continue;
     const parsed = modelActiveSchema.safeParse(e.json());
-    out[key] = parsed.success ? { pretrained: parsed.data.pretrained, online: parsed.data.online ?? null } : 'invalid entry';
+    const ro = parsed.success ? parsed.data.rollout : undefined;
+    out[key] = parsed.success
+      ? { pretrained: parsed.data.pretrained, online: parsed.data.online ?? null, ...(ro ? { rollout: { stage: ro.stage, version: ro.version, champion: ro.champion, canary: ro.canary } } : {}) }
+      : 'invalid entry';
   }
   return out;
 }
@@ -92,6 +97,19 @@ async function symbols(db: Db): Promise<StatusReport['symbols']> {
      ORDER BY 1, 2 LIMIT 200`,
   );
   return r.rows.map((x) => ({ venue: x.venue, symbol: x.symbol, bars: x.bars, lastBar: x.last, predictions: x.predictions }));
+}
+
+async function rollouts(db: Db): Promise<StatusReport['rollouts']> {
+  return (await listRollouts(db, { limit: 10 })).map((r) => ({
+    id: r.id,
+    scope: r.scope,
+    stage: r.stage,
+    version: r.version,
+    champion: r.champion,
+    canary: r.canary,
+    since: new Date(r.stageAt).toISOString(),
+    reason: r.reason,
+  }));
 }
 
 function table(headers: string[], rows: string[][]): string {
@@ -122,6 +140,8 @@ function render(r: StatusReport, settings: Settings): string {
     '',
     table(['KV model_active', 'versions'], Object.entries(r.activeModels).map(([k, v]) => [k, JSON.stringify(v)])),
     '',
+    table(['rollout', 'scope', 'stage', 'challenger', 'champion', 'canary', 'since', 'why'], r.rollouts.map((x) => [String(x.id), x.scope, x.stage, x.version, x.champion, x.canary.join(' ') || '-', x.since, x.reason.slice(0, 120)])),
+    '',
     table(['venue', 'symbol', 'bars', 'last bar', 'predictions'], r.symbols.map((x) => [x.venue, x.symbol, String(x.bars), x.lastBar ?? '-', String(x.predictions)])),
   ];
   return parts.join('\n');
@@ -135,8 +155,8 @@ export const statusCommand: CliCommand = {
     '',
     "Asks the running system (NATS service endpoint signals.status) for its phase and actors, and",
     'reads the rest from the servers: streams with their replicas, leader and lagging replicas,',
-    'consumer lag (JetStream), active model versions (KV',
-    'model_active), symbols with their bars and predictions (PostgreSQL). Works when no system runs.',
+    'consumer lag (JetStream), active model versions and rollouts in progress (KV',
+    'model_active; the latest rollouts from PostgreSQL), symbols with their bars and predictions (PostgreSQL). Works when no system runs.',
     'Exit codes: 0 ok, 8 NATS or PostgreSQL unavailable.',
   ].join('\n'),
   async run(argv) {
@@ -155,6 +175,7 @@ export const statusCommand: CliCommand = {
         consumers: await consumerLag(nc),
         streams: await streamReplicas(nc),
         activeModels: await activeModels(nc).catch((err: unknown) => ({ error: `KV model_active did not answer: ${(err as Error).message}` })),
+        rollouts: await rollouts(db).catch(() => []),
         symbols: await symbols(db).catch((err: unknown) => {
           throw new CliError(`cannot read PostgreSQL at ${redactUrl(settings.DATABASE_URL)}: ${(err as Error).message}`, EXIT.unavailable, { cause: err });
         }),

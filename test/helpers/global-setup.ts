@@ -4,6 +4,8 @@ import { adminUrl } from './postgres.ts';
 
 /** Fails the run early, with a clear message, when a required server is missing. */
 export default async function setup(): Promise<void> {
+  // Every `signals run` a test spawns serves its dashboard on a free port, not on a user's 8080.
+  process.env.DASHBOARD_PORT ??= '0';
   try {
     execFileSync(process.env.NATS_SERVER_BIN ?? 'nats-server', ['--version'], { stdio: 'pipe' });
   } catch {

@@ -184,12 +184,12 @@ describe('ops on real nats-server and PostgreSQL', () => {
       expect(LIFECYCLE_SERVICE_NAME).toBe(LIFECYCLE_SERVICE);
     });
 
-    it('is listed with status, models, retrain and rollback endpoints and answers status', async () => {
+    it('is listed with status, symbols, models, retrain and rollback endpoints and answers status', async () => {
       const client = new Svcm(sys.nc as unknown as ConstructorParameters<typeof Svcm>[0]).client();
       const infos = [];
       for await (const i of await client.info(SYSTEM_SERVICE)) infos.push(i);
       expect(infos, 'one instance').toHaveLength(1);
-      expect(infos[0]?.endpoints.map((e) => e.subject).sort()).toEqual(['signals.models', 'signals.retrain', 'signals.rollback', 'signals.status']);
+      expect(infos[0]?.endpoints.map((e) => e.subject).sort()).toEqual(['signals.models', 'signals.retrain', 'signals.rollback', 'signals.status', 'signals.symbols']);
       const status = (await sys.nc.request('signals.status', new Uint8Array(), { timeout: 3_000 })).json<{ phase: string; sync: string }>();
       expect(status).toEqual({ phase: 'live_sync', sync: 'running.live' });
       const stats = [];

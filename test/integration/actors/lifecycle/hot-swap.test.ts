@@ -210,7 +210,7 @@ describe('rollback, manual and automatic, with predictions flowing', () => {
     return runs;
   }
 
-  it('is listed as a NATS service with status, models, retrain and rollback endpoints', async () => {
+  it('is listed as a NATS service with status, models, retrain, rollback and rollout endpoints', async () => {
     const client = new Svcm(sys.nc as unknown as ConstructorParameters<typeof Svcm>[0]).client();
     const infos = [];
     for await (const i of await client.info('model-lifecycle')) infos.push(i);
@@ -219,6 +219,7 @@ describe('rollback, manual and automatic, with predictions flowing', () => {
       'model-lifecycle.models',
       'model-lifecycle.retrain',
       'model-lifecycle.rollback',
+      'model-lifecycle.rollout',
       'model-lifecycle.status',
     ]);
     const status = (await sys.nc.request('model-lifecycle.status', new Uint8Array(), { timeout: 5_000 })).json<{

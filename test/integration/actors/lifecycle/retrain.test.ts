@@ -4,7 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startModelLifecycle, type ModelLifecycleHandle } from '../../../../actors/lifecycle/model-lifecycle.ts';
 import type { ModelEvent } from '../../../../actors/lifecycle/events.schema.ts';
 import { childProcessTrainer, type Trainer } from '../../../../actors/lifecycle/trainer.ts';
-import { getRetrainRun, getVersion, listVersions } from '../../../../sql/registry.repo.ts';
+import { getRetrainRun, getVersion, listDeployments, listVersions } from '../../../../sql/registry.repo.ts';
+import { openRollouts } from '../../../../sql/rollouts.repo.ts';
+import { rollBackRollout } from '../../../../actors/lifecycle/index.ts';
+import { runRetrain } from '../../../../actors/lifecycle/retrain.ts';
 import { modelActiveSchema, publishJson, retrainResultSchema, subjects, type RetrainCommand, type RetrainResult } from '../../../../streams/index.ts';
 import { eventually, readStream } from '../../../helpers/stream-reader.ts';
 import { startTestSystem, type TestSystem } from '../../../helpers/system.ts';
@@ -195,6 +198,36 @@ describe('retraining on model.retrain.cmd', () => {
     // 900 bars train the 1, 5 and 15-minute heads; the 60-minute one needs 931 (target reach and embargoes).
     expect(JSON.stringify(vol)).toMatch(/1m .*5m .*15m/);
     expect(JSON.stringify(vol)).not.toMatch(/60m/);
+  });
+
+  it('with staged rollouts, a challenger that passes against a serving champion starts in shadow instead of being activated', async () => {
+    setGate(passAll, { minDirectionAccuracy: 0 });
+    const { env } = await registryEnv(sys);
+    const champion = await activeNow();
+    const r = await runRetrain(
+      { env, trainer, artifactsDir: artifacts.path, gate, verification, rollout: 'staged' },
+      { requestId: 'staged', scope: SCOPE, trigger: 'manual', config: { ...tiny, seed: 13 } },
+    );
+    expect(r, r.error).toMatchObject({ status: 'succeeded', deployed: false });
+    expect(r.comparison?.rollout, 'the result says the rollout started').toMatchObject({ stage: 'shadow' });
+    expect(await activeNow(), 'the champion keeps serving').toBe(champion);
+    const value = modelActiveSchema.parse((await kv.get(SCOPE))?.json());
+    expect(value.rollout, 'KV model_active names the stage and the challenger').toMatchObject({ stage: 'shadow', version: r.version, champion });
+    expect((await getVersion(sys.db, r.version ?? '?'))?.status, 'the challenger stays a candidate').toBe('candidate');
+    const rows = await listDeployments(sys.db, { scope: SCOPE, limit: 1 });
+    expect(rows[0]).toMatchObject({ action: 'shadow', fromVersion: champion, toVersion: r.version });
+    const ev = (await readStream<ModelEvent>(sys.nc, 'MODEL_EVENTS', 'model.events.shadow_started')).map((e) => e.data);
+    expect(ev.at(-1)).toMatchObject({ kind: 'shadow_started', scope: SCOPE, version: r.version, from: champion });
+    const [rollout] = await openRollouts(sys.db, SCOPE);
+    // One rollout per scope: a second challenger is not rolled out beside it.
+    const second = await runRetrain(
+      { env, trainer, artifactsDir: artifacts.path, gate, verification, rollout: 'staged' },
+      { requestId: 'staged-2', scope: SCOPE, trigger: 'manual', config: { ...tiny, seed: 14 } },
+    );
+    expect(second).toMatchObject({ status: 'succeeded', deployed: false });
+    expect(second.error).toMatch(/rollout in progress/);
+    if (rollout) await rollBackRollout(env, rollout, { reason: 'test: end it' });
+    expect(modelActiveSchema.parse((await kv.get(SCOPE))?.json()).rollout, 'ended: KV has no rollout').toBeUndefined();
   });
 
   it('raises model.events.retrain_failed for a run that failed for good', async () => {

@@ -30,7 +30,7 @@ describe('lifecycle service', () => {
   it('keeps the service name and endpoints where outside callers import them', () => {
     expect(effects.LIFECYCLE_SERVICE).toBe(LIFECYCLE_SERVICE);
     expect(LIFECYCLE_SERVICE).toBe('model-lifecycle');
-    expect(effects.LIFECYCLE_ENDPOINTS).toEqual(['status', 'models', 'retrain', 'rollback']);
+    expect(effects.LIFECYCLE_ENDPOINTS).toEqual(['status', 'models', 'retrain', 'rollback', 'rollout']);
     expect(LIFECYCLE_ENDPOINTS).toBe(effects.LIFECYCLE_ENDPOINTS);
   });
 });
