@@ -181,6 +181,22 @@ describe('the live dashboard in a real browser', () => {
     expect(events.length).toBeGreaterThan(0);
   });
 
+  it('shows a staged rollout on the symbol list and in the timeline', async () => {
+    const p = page!;
+    const active = await sys.db.query<{ version: string; regime: string; artifact: Buffer; artifact_sha256: string; kind: string }>(
+      `SELECT version, regime, artifact, artifact_sha256, kind FROM model_versions WHERE status = 'active' AND role = 'pretrained' AND scope = 'global' AND regime = 'any' LIMIT 1`,
+    );
+    const cur = active.rows[0]!;
+    const v = await registerCandidate(sys.db, { scope: 'global', role: 'pretrained', kind: cur.kind, regime: cur.regime, runId: 'dashboard-rollout', artifact: { bytes: cur.artifact, sha256: cur.artifact_sha256 }, parentVersion: cur.version });
+    const started = await runCli(['models', 'rollout', v, '--reason', 'test: stage a challenger'], env);
+    expect(started.code, started.out).toBe(0);
+    const badge = p.locator(`#symbols tr[data-symbol="${VENUE}.${SYM}"] [data-role="rollout"]`);
+    await badge.waitFor({ timeout: 10_000 });
+    expect(await badge.getAttribute('data-stage')).toBe('shadow');
+    expect(await badge.textContent()).toContain(v);
+    await p.locator(`#timeline li[data-kind="shadow_started"][data-version="${v}"]`).waitFor({ timeout: 10_000 });
+  });
+
   it('reconnects after the system restarts and goes on showing predictions', async () => {
     const p = page!;
     p.on('pageerror', (e) => console.log(`page error: ${e.message}`));
