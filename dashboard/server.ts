@@ -4,7 +4,7 @@ import type { Logger } from '../config/index.ts';
 import type { Db } from '../sql/index.ts';
 import { isToken } from '../streams/index.ts';
 import { ACTIONS, runAction, type Action } from './actions.ts';
-import { authorised, TOKEN_COOKIE } from './auth.ts';
+import { authorised, hostAllowed, TOKEN_COOKIE } from './auth.ts';
 import type { SymbolBoard } from './board.ts';
 import type { Health } from './health-poll.ts';
 import { symbolHistory } from './history.ts';
@@ -24,6 +24,8 @@ export type DashboardRoutesDeps = {
   /** A page opened: ask the system for fresh health and symbols now. */
   onClientOpen: () => void;
   token: string | undefined;
+  /** The interface it listens on (DASHBOARD_HOST): loopback means loopback callers only. */
+  host: string;
   actions: boolean;
   historyHours: number;
 };
@@ -67,6 +69,7 @@ export function createDashboardServer(deps: DashboardRoutesDeps): Server {
   const { log } = deps;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://dashboard');
+    if (!hostAllowed(req, deps.host)) return send(res, 421, 'text/plain; charset=utf-8', 'this dashboard answers requests to 127.0.0.1 or localhost only\n');
     if (!authorised(req, url, deps.token)) {
       return send(res, 401, 'text/plain; charset=utf-8', 'this dashboard needs its token: open it with ?token=<DASHBOARD_TOKEN>\n');
     }

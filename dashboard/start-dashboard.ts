@@ -101,6 +101,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     health: () => health,
     onClientOpen: refresh,
     token: settings.DASHBOARD_TOKEN,
+    host: settings.DASHBOARD_HOST,
     actions: settings.DASHBOARD_ACTIONS,
     historyHours: settings.DASHBOARD_HISTORY_HOURS,
   });

@@ -1,7 +1,7 @@
 // The dashboard page: loads the overview and the selected symbol's history, then
 // follows the system live over server-sent events. Everything it keeps is bounded.
 import { linesChart, priceChart } from './charts.js';
-import { el, iso, renderAlerts, renderEvents, renderForecast, renderHealth, renderSymbols, renderTimeline } from './panels.js';
+import { iso, renderAlerts, renderEvents, renderForecast, renderHealth, renderSymbols, renderTimeline } from './panels.js';
 import { componentLabels, rollingScores } from './scores.js';
 import { pushNewest, TimeStore } from './series.js';
 
@@ -85,7 +85,6 @@ function renderSelected() {
   });
   const closes = new Map(bars.map((b) => [b.ts, b.close]));
   const h = state.horizon;
-  const hMin = Number.parseInt(h, 10);
   // The 1-minute 90 % band, drawn at the bar it is about.
   const band = [];
   for (const p of preds) {
@@ -155,7 +154,6 @@ function renderSelected() {
   renderEvents($('#events'), items);
   $('#title').textContent = state.selected ? `${state.selected} · ${bars.length} bars · ${preds.length} predictions` : 'no symbol selected';
   $('#horizon-label').textContent = h;
-  void hMin;
 }
 
 function renderBoard() {
@@ -355,4 +353,3 @@ fetch('/api/overview')
     connect();
   });
 
-void el;

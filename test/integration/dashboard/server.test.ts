@@ -133,6 +133,22 @@ describe('the dashboard server', () => {
     }
   });
 
+  it('bound to loopback, answers only requests addressed to loopback (no DNS rebinding)', async () => {
+    const { request } = await import('node:http');
+    const status = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const r = request({ host: '127.0.0.1', port: dash.port, path: '/api/overview', headers: { host, ...auth } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        r.on('error', reject);
+        r.end();
+      });
+    expect(await status(`evil.example:${dash.port}`)).toBe(421);
+    expect(await status(`localhost:${dash.port}`)).toBe(200);
+    expect(await status(`127.0.0.1:${dash.port}`)).toBe(200);
+  });
+
   it('is read-only unless operator actions are enabled', async () => {
     const settings = loadSettings({}, { DASHBOARD_PORT: '0' });
     const ro = await startDashboard({ nc: sys.nc, db: sys.db, log: sys.log, settings });
