@@ -1,4 +1,2 @@
 /** Public door of dashboard/: the live web page of a running system (server, live feed, static page). */
 export { startDashboard, DashboardError, type DashboardHandle, type DashboardOptions } from './start-dashboard.ts';
-export { SymbolBoard, type BoardRow } from './board.ts';
-export { SseHub } from './sse.ts';
