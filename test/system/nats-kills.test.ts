@@ -15,6 +15,23 @@ const SEED = Number(process.env.NATS_KILL_SEED ?? Date.now() % 1_000_000);
 const VENUE = 'killv';
 
 /**
+ * `read()` again while it times out: after twenty SIGKILLs the restarted server may
+ * still be recovering its streams when the run ends, and a JetStream API request of
+ * the test (not of the system under test) can time out meanwhile.
+ */
+async function afterRecovery<T>(read: () => Promise<T>, withinMs = 30_000): Promise<T> {
+  const end = Date.now() + withinMs;
+  for (;;) {
+    try {
+      return await read();
+    } catch (err) {
+      if (Date.now() > end || !(err instanceof Error && /timeout/i.test(`${err.name} ${err.message}`))) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+/**
  * `signals run` replays market bars as ticks while nats-server is SIGKILLed and
  * restarted (same port and store) at random points: publishes of ticks, bars,
  * predictions and weights are in flight each time. The process must stay up and
@@ -73,10 +90,10 @@ describe(`signals run through ${KILLS} nats-server kills (seed ${SEED})`, () => 
       return b.ts !== s.ts || b.open !== s.open || b.high !== s.high || b.low !== s.low || b.close !== s.close || b.volume !== s.volume;
     });
     expect(mismatches.slice(0, 3), 'every bar equals the source').toEqual([]);
-    const barMsgs = await readStream<Bar>(sys.nc, 'MD_BARS', `md.bar.1m.${VENUE}.BTCUSDT`);
+    const barMsgs = await afterRecovery(() => readStream<Bar>(sys.nc, 'MD_BARS', `md.bar.1m.${VENUE}.BTCUSDT`));
     const revised = barMsgs.filter((m) => m.msgId?.includes(':r')).map((m) => `${m.msgId} volume ${m.data.volume}`);
     expect({ messages: barMsgs.length, revised: revised.slice(0, 3) }, 'one bar message per bar, none closed early and corrected').toEqual({ messages: BARS, revised: [] });
-    const l = await ledger(sys.nc, sys.db, VENUE);
+    const l = await afterRecovery(() => ledger(sys.nc, sys.db, VENUE));
     expect(l.ticks, 'every tick stored once').toBe(BARS * 4);
     expect(await tableDuplicates(sys.db, VENUE)).toBe(0);
     const expected = BARS - WARMUP_BARS;
