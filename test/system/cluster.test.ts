@@ -6,7 +6,7 @@ import { createPool, migrate, type Db } from '../../sql/index.ts';
 import { connectNats } from '../../streams/index.ts';
 import { NatsCluster } from '../helpers/nats-cluster.ts';
 import { TestDatabase } from '../helpers/postgres.ts';
-import { eventually } from '../helpers/stream-reader.ts';
+import { eventually, readStream } from '../helpers/stream-reader.ts';
 import { ledger, marketSlice, publishFeed, spawnSystem, tableDuplicates, tickFeed, WARMUP_BARS, type SystemProcess } from './harness.ts';
 
 const VENUE = 'clus';
@@ -146,7 +146,20 @@ describe('a three-node JetStream cluster that loses a node mid-stream', () => {
     expect(await tableDuplicates(db, VENUE)).toBe(0);
     const barsInfo = await (await jetstreamManager(nc)).streams.info('MD_BARS', { subjects_filter: `md.bar.1m.${VENUE}.>` });
     const barMessages = Object.values(barsInfo.state.subjects ?? {}).reduce((a, b) => a + b, 0);
-    expect(barMessages, 'one bar message per bar').toBe(barsExpected);
+    if (barMessages !== barsExpected) {
+      // nats-server 2.9 can store a publish twice, under the same Nats-Msg-Id, when its stream
+      // leader changes while the publish is in flight (clustered de-duplication is only exact from
+      // 2.11). Every consumer here keeps its rows by key, so the copy changes nothing downstream
+      // (the counts above). What must never be: a bar closed early and corrected (`:r<n>`), or a
+      // second, different message for a bar.
+      const msgs = await retried(() => readStream(nc, 'MD_BARS', `md.bar.1m.${VENUE}.>`));
+      const ids = msgs.map((m) => m.msgId ?? `seq ${m.seq}`);
+      const revised = ids.filter((id) => /:r\d+$/.test(id));
+      const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
+      console.log(`cluster: ${twice.length} bar publish(es) stored twice by the server across a leader change: ${twice.join(', ')}`);
+      expect({ distinct: new Set(ids).size, revised }, 'one bar message per bar').toEqual({ distinct: barsExpected, revised: [] });
+      expect(twice.length, 'a copy only where a leader was lost').toBeLessThanOrEqual(2);
+    }
     console.log(
       `cluster: killed ${first} (leading MD_TICKS; new leader ${newTicksLeader}), publish blocked ${firstPauseMs.toFixed(0)} ms; ` +
         `then ${second} (leading KV_work_claims), publish blocked ${secondPauseMs.toFixed(0)} ms; ${JSON.stringify({ ...l, missingPredictions: l.missingPredictions.length })}`,
